@@ -1,0 +1,38 @@
+# All set-up happens here: `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# torch is pinned explicitly: an unpinned torch would pull a multi-GB CUDA build.
+TORCH  := torch==2.13.0
+export TSDIFF_DATA ?= $(abspath ../shared/datasets)
+# Two cores: spinning OpenMP workers slow everything down when the other core is busy.
+export OMP_WAIT_POLICY ?= PASSIVE
+
+.PHONY: install demo test test-fast bench-quick bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m tsdiff.demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+bench-quick: install
+	$(PY) -m experiments.bench --preset quick
+
+bench: install
+	$(PY) -m experiments.bench --preset paper
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

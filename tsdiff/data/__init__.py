@@ -1,0 +1,1 @@
+"""Datasets: registry, GluonTS loaders, imputation benchmarks, pandas conversion."""

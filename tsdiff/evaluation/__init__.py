@@ -1,0 +1,1 @@
+"""Metrics: CRPS, CRPS-sum, energy CRPS, ND, NRMSE, coverage, evaluate()."""

@@ -12,7 +12,7 @@ import pandas as pd
 from gluonts.dataset.common import TrainDatasets
 from gluonts.dataset.field_names import FieldName
 
-from .entries import process_entries
+from .entries import process_entries, quiet_freq_deprecations
 
 START, TARGET, FDR = FieldName.START, FieldName.TARGET, FieldName.FEAT_DYNAMIC_REAL
 
@@ -63,6 +63,7 @@ def _group(entries: list[dict], first: pd.Period, last_of: Callable[[dict], pd.P
     return grouped
 
 
+@quiet_freq_deprecations
 def to_multivariate(
     dataset: TrainDatasets,
     num_test_dates: int | None = None,
@@ -96,7 +97,8 @@ def to_multivariate(
         if num_test_dates is None:
             num_test_dates = len(test) // len(train)
         if num_test_dates <= 0 or len(test) % num_test_dates:
-            raise ValueError(f"test has {len(test)} entries, not a positive multiple of num_test_dates={num_test_dates}")
+            raise ValueError(f"test has {len(test)} entries, not a positive multiple of "
+                             f"num_test_dates={num_test_dates}")
         size = len(test) // num_test_dates
         test_first = min(e[START] for e in test)
         grouped_test = process_entries([
@@ -121,6 +123,7 @@ def _split(entries: Iterable[dict], item_ids: Sequence | None) -> list[dict]:
     return out
 
 
+@quiet_freq_deprecations
 def from_multivariate(dataset: TrainDatasets, item_ids: Sequence | None = None) -> TrainDatasets:
     """Split multivariate entries (target (D, T)) into D univariate entries each, dimension-minor.
 

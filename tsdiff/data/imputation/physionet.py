@@ -128,7 +128,7 @@ def _eval_masks(observed: np.ndarray, missing_ratio: float, seed: int) -> np.nda
 
 
 def physionet_split_indices(n: int, seed: int = 0, fold: int = 0) -> dict[str, np.ndarray]:
-    """CSDI's split of ``n`` stays: indices for ``train`` (70 %), ``valid`` (10 %) and ``test`` (fold ``fold``, 20 %)."""
+    """CSDI's split of ``n`` stays: indices of ``train`` (70 %), ``valid`` (10 %), ``test`` (fold ``fold``, 20 %)."""
     if not 0 <= fold < 5:
         raise ValueError(f"fold must be in 0..4 (5-fold cross-validation), got {fold}")
     order = np.arange(n)

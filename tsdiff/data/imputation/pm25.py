@@ -56,16 +56,16 @@ def _fetch_pm25(file: RemoteFile, root, download: bool):
     """Verified path of one STMVL file; if missing, extract it (and its siblings) from the STMVL release zip."""
     try:
         return fetch(file, root=root, download=False)
-    except DatasetNotFoundError:
+    except DatasetNotFoundError as exc:
         if not download:
-            raise
+            raise DatasetNotFoundError(f"{exc} (it is in {PM25_ARCHIVE_URL}, under SampleData/)") from None
     dest = data_root(root) / file.folder
-    dest.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryFile() as tmp:
             with urllib.request.urlopen(PM25_ARCHIVE_URL, timeout=60) as response:
                 shutil.copyfileobj(response, tmp)
             tmp.seek(0)
+            dest.mkdir(parents=True, exist_ok=True)  # only once the archive is here: no empty folders on failure
             with zipfile.ZipFile(tmp) as archive:
                 members = {os.path.basename(n): n for n in archive.namelist() if "SampleData/" in n}
                 for f in PM25_FILES:

@@ -7,7 +7,7 @@ series axis last for multivariate data), ``target`` ``B``, optional ``mask``
 Numpy arrays, torch tensors and pandas objects are accepted.
 """
 
-from .evaluate import align_target, evaluate, evaluate_gluonts, forecast_samples
+from .evaluator import align_target, evaluate, evaluate_gluonts, forecast_samples
 from .metrics import (
     aggregate_sum,
     coverage,

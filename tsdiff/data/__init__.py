@@ -9,7 +9,7 @@ from .imputation import (
     physionet_split_indices,
 )
 from .multivariate import from_multivariate, to_multivariate
-from .pandas import PandasLayout, from_pandas, to_pandas
+from .pandas import PandasLayout, from_pandas, time_index, to_pandas
 from .registry import DatasetInfo, dataset_info, list_datasets, present_locally
 from .storage import ChecksumError, DatasetNotFoundError, cache_dir, data_root, fetch
 
@@ -33,6 +33,7 @@ __all__ = [
     "physionet_raw",
     "physionet_split_indices",
     "present_locally",
+    "time_index",
     "to_multivariate",
     "to_pandas",
 ]

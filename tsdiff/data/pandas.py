@@ -399,11 +399,16 @@ def from_pandas(
     return _from_indexed(y, freq, "wide")
 
 
-def _time_index_for(layout: PandasLayout, i: int, length: int) -> pd.Index:
+def time_index(layout: PandasLayout, start, length: int) -> pd.Index:
+    """``length`` timestamps (or periods) of the layout's grid from ``start``, in the input's index kind."""
     if layout.index_kind == "period":
-        return pd.period_range(start=layout.starts[i], periods=length, freq=layout.freq)
-    idx = pd.date_range(start=layout.starts[i], periods=length, freq=layout.freq)
+        return pd.period_range(start=start, periods=length, freq=layout.freq)
+    idx = pd.date_range(start=start, periods=length, freq=layout.freq)
     return idx if layout.had_freq else pd.DatetimeIndex(idx, freq=None)
+
+
+def _time_index_for(layout: PandasLayout, i: int, length: int) -> pd.Index:
+    return time_index(layout, layout.starts[i], length)
 
 
 def _targets(data: Any, n: int) -> list[np.ndarray]:

@@ -1,1 +1,34 @@
-"""tsdiff."""
+"""tsdiff: probabilistic time-series forecasting and imputation with denoising diffusion models.
+
+pandas API: :class:`TimeGrad`, :class:`CSDI`, :class:`Forecast`, :class:`Imputation`, :func:`load`.
+GluonTS API: :class:`TimeGradEstimator`, :class:`CSDIEstimator`. The diffusion core: :mod:`tsdiff.diffusion`.
+Heavy dependencies (GluonTS, Lightning) load on first use of these names.
+"""
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "TimeGrad": "tsdiff.api.timegrad",
+    "CSDI": "tsdiff.api.csdi",
+    "Forecast": "tsdiff.api.forecast",
+    "Imputation": "tsdiff.api.imputation",
+    "load": "tsdiff.api.model",
+    "NotFittedError": "tsdiff.api.model",
+    "TimeGradEstimator": "tsdiff.models.timegrad",
+    "CSDIEstimator": "tsdiff.models.csdi",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tsdiff' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

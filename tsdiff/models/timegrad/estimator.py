@@ -1,0 +1,336 @@
+"""GluonTS estimator and predictor for TimeGrad: transformations, data loaders, training and seeded sampling."""
+
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from gluonts.core.component import validated
+from gluonts.dataset.common import Dataset
+from gluonts.dataset.field_names import FieldName
+from gluonts.dataset.loader import InferenceDataLoader, as_stacked_batches
+from gluonts.itertools import Cyclic, select
+from gluonts.model.forecast import SampleForecast
+from gluonts.time_feature import TimeFeature, time_features_from_frequency_str
+from gluonts.torch.batchify import batchify
+from gluonts.torch.model.estimator import PyTorchLightningEstimator
+from gluonts.torch.model.predictor import PyTorchPredictor
+from gluonts.transform import (
+    AddObservedValuesIndicator,
+    AddTimeFeatures,
+    AsNumpyArray,
+    Chain,
+    ExpectedNumInstanceSampler,
+    InstanceSplitter,
+    RemoveFields,
+    SelectFields,
+    TargetDimIndicator,
+    TestSplitSampler,
+    Transformation,
+    ValidationSplitSampler,
+    VstackFeatures,
+)
+from gluonts.transform.sampler import InstanceSampler
+
+from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, TimeGradLightningModule
+
+TARGET_DIM_INDICATOR = "target_dimension_indicator"
+
+
+class TimeGradPredictor(PyTorchPredictor):
+    """A :class:`PyTorchPredictor` whose sampling is seedable and whose sampler can be switched per call.
+
+    Extra args (all serialised with the predictor):
+        seed: default seed of :meth:`predict`; ``None`` draws from torch's global RNG.
+        sampler, sampling_steps, eta: default reverse process (``None``: the network's own defaults).
+    """
+
+    @validated()
+    def __init__(
+        self,
+        input_names: List[str],
+        prediction_net: torch.nn.Module,
+        batch_size: int,
+        prediction_length: int,
+        input_transform: Transformation,
+        lead_time: int = 0,
+        device: str = "auto",
+        seed: Optional[int] = None,
+        sampler: Optional[str] = None,
+        sampling_steps: Optional[int] = None,
+        eta: Optional[float] = None,
+    ) -> None:
+        super().__init__(
+            input_names=input_names,
+            prediction_net=prediction_net,
+            batch_size=batch_size,
+            prediction_length=prediction_length,
+            input_transform=input_transform,
+            lead_time=lead_time,
+            device=device,
+        )
+        self.seed = seed
+        self.sampler = sampler
+        self.sampling_steps = sampling_steps
+        self.eta = eta
+
+    def predict(  # type: ignore[override]
+        self,
+        dataset: Dataset,
+        num_samples: Optional[int] = None,
+        seed: Optional[int] = None,
+        sampler: Optional[str] = None,
+        sampling_steps: Optional[int] = None,
+        eta: Optional[float] = None,
+    ) -> Iterator[SampleForecast]:
+        """Yield one :class:`SampleForecast` per entry, samples of shape (num_samples, prediction_length, D).
+
+        ``seed`` (or the predictor's ``seed``) seeds one CPU ``torch.Generator`` for the whole call, so the same
+        seed, data and settings give identical samples on any device. ``sampler="ddim"`` with ``sampling_steps``
+        (and ``eta``) trades accuracy for speed.
+        """
+        seed = self.seed if seed is None else seed
+        generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+        options = dict(
+            num_samples=num_samples,
+            generator=generator,
+            sampler=sampler or self.sampler,
+            sampling_steps=sampling_steps if sampling_steps is not None else self.sampling_steps,
+            eta=eta if eta is not None else self.eta,
+        )
+        loader = InferenceDataLoader(
+            dataset,
+            transform=self.input_transform
+            + SelectFields(self.input_names + self.required_fields, allow_missing=True),
+            batch_size=self.batch_size,
+            stack_fn=lambda data: batchify(data, self.device),
+        )
+        self.prediction_net.eval()
+        with torch.no_grad():
+            for batch in loader:
+                samples = self.prediction_net(**select(self.input_names, batch), **options).cpu().numpy()
+                for i, window in enumerate(samples):
+                    yield SampleForecast(
+                        window,
+                        start_date=batch[FieldName.FORECAST_START][i],
+                        item_id=batch[FieldName.ITEM_ID][i] if FieldName.ITEM_ID in batch else None,
+                        info=batch["info"][i] if "info" in batch else None,
+                    )
+
+
+class TimeGradEstimator(PyTorchLightningEstimator):
+    """TimeGrad (Rasul et al., ICML 2021): autoregressive RNN + denoising diffusion for multivariate forecasting.
+
+    Data: GluonTS entries whose ``target`` has shape (D, T) (group univariate series with
+    ``gluonts.dataset.multivariate_grouper.MultivariateGrouper``); NaNs are allowed (masked out of the loss);
+    optional ``feat_dynamic_real`` (K, T + prediction_length at prediction time) is fed to the RNN.
+
+    Args:
+        freq: pandas frequency string of the data.
+        prediction_length: forecast horizon P.
+        target_dim: number of series D.
+        context_length: RNN unroll length before the forecast (default ``prediction_length``).
+        num_layers, hidden_size, dropout_rate, cell_type: the RNN (default 2 × 40 LSTM, dropout 0.1).
+        embedding_dim: size of the learned per-series embedding.
+        conditioning_length: width of the projected RNN state given to the denoiser.
+        scaling: ``"mean"`` (TimeGrad), ``"std"`` or ``"none"``.
+        lags_seq: target lags (default ``get_lags_for_frequency(freq)``); time_features: default
+            ``time_features_from_frequency_str(freq)``.
+        num_feat_dynamic_real: number of dynamic real covariates (known in the future).
+        num_diffusion_steps, beta_schedule, beta_start, beta_end: noise schedule (linear 1e-4 → 0.1, 100 steps).
+        residual_layers, residual_channels, dilation_cycle_length: the ε-network (8, 8, 2).
+        lr, weight_decay, lr_schedule: optimiser (Adam 1e-3, 1e-6, one-cycle).
+        batch_size, num_batches_per_epoch: windows per batch and batches per epoch.
+        num_parallel_samples: default samples per forecast.
+        sampler, sampling_steps, eta: default reverse process of the predictor.
+        seed: seeds everything (Python, numpy, torch) before training and is the predictor's default
+            sampling seed; makes CPU training reproducible.
+        trainer_kwargs: for ``lightning.Trainer`` (default ``max_epochs=100``, ``gradient_clip_val=10``,
+            ``accelerator="auto"``): GPUs, precision, devices, logging...
+        train_sampler, validation_sampler: GluonTS instance samplers.
+    """
+
+    @validated()
+    def __init__(
+        self,
+        freq: str,
+        prediction_length: int,
+        target_dim: int,
+        context_length: Optional[int] = None,
+        num_layers: int = 2,
+        hidden_size: int = 40,
+        dropout_rate: float = 0.1,
+        cell_type: str = "LSTM",
+        embedding_dim: int = 1,
+        conditioning_length: int = 100,
+        scaling: str = "mean",
+        lags_seq: Optional[List[int]] = None,
+        time_features: Optional[List[TimeFeature]] = None,
+        num_feat_dynamic_real: int = 0,
+        num_diffusion_steps: int = 100,
+        beta_schedule: str = "linear",
+        beta_start: float = 1e-4,
+        beta_end: float = 0.1,
+        residual_layers: int = 8,
+        residual_channels: int = 8,
+        dilation_cycle_length: int = 2,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-6,
+        lr_schedule: str = "onecycle",
+        batch_size: int = 64,
+        num_batches_per_epoch: int = 100,
+        num_parallel_samples: int = 100,
+        sampler: str = "ddpm",
+        sampling_steps: Optional[int] = None,
+        eta: float = 0.0,
+        seed: Optional[int] = None,
+        trainer_kwargs: Optional[Dict[str, Any]] = None,
+        train_sampler: Optional[InstanceSampler] = None,
+        validation_sampler: Optional[InstanceSampler] = None,
+    ) -> None:
+        kwargs = {"max_epochs": 100, "gradient_clip_val": 10.0}
+        kwargs.update(trainer_kwargs or {})
+        super().__init__(trainer_kwargs=kwargs)
+        self.freq = freq
+        self.prediction_length = prediction_length
+        self.target_dim = target_dim
+        self.context_length = context_length if context_length is not None else prediction_length
+        self.time_features = (
+            time_features if time_features is not None else time_features_from_frequency_str(freq)
+        )
+        self.num_feat_dynamic_real = num_feat_dynamic_real
+        self.model_kwargs = dict(
+            freq=freq,
+            context_length=self.context_length,
+            prediction_length=prediction_length,
+            target_dim=target_dim,
+            num_time_features=len(self.time_features) + num_feat_dynamic_real,
+            lags_seq=lags_seq,
+            cell_type=cell_type,
+            num_layers=num_layers,
+            hidden_size=hidden_size,
+            dropout_rate=dropout_rate,
+            embedding_dim=embedding_dim,
+            conditioning_length=conditioning_length,
+            scaling=scaling,
+            num_diffusion_steps=num_diffusion_steps,
+            beta_schedule=beta_schedule,
+            beta_start=beta_start,
+            beta_end=beta_end,
+            residual_layers=residual_layers,
+            residual_channels=residual_channels,
+            dilation_cycle_length=dilation_cycle_length,
+            num_parallel_samples=num_parallel_samples,
+            sampler=sampler,
+            sampling_steps=sampling_steps,
+            eta=eta,
+        )
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.batch_size = batch_size
+        self.num_batches_per_epoch = num_batches_per_epoch
+        self.seed = seed
+        self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
+            num_instances=1.0, min_future=prediction_length
+        )
+        self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
+
+    # -- data -----------------------------------------------------------------------------------------------------
+    def create_transformation(self) -> Transformation:
+        dynamic = [FieldName.FEAT_DYNAMIC_REAL] if self.num_feat_dynamic_real > 0 else []
+        remove = [FieldName.FEAT_STATIC_REAL, FieldName.FEAT_STATIC_CAT] + (
+            [] if dynamic else [FieldName.FEAT_DYNAMIC_REAL]
+        )
+        return Chain(
+            [
+                RemoveFields(field_names=remove),
+                AsNumpyArray(field=FieldName.TARGET, expected_ndim=2),
+                # observed_values = ~isnan(target); NaNs become 0 here and are masked again inside the model.
+                AddObservedValuesIndicator(target_field=FieldName.TARGET, output_field=FieldName.OBSERVED_VALUES),
+                AddTimeFeatures(
+                    start_field=FieldName.START,
+                    target_field=FieldName.TARGET,
+                    output_field=FieldName.FEAT_TIME,
+                    time_features=self.time_features,
+                    pred_length=self.prediction_length,
+                ),
+                VstackFeatures(output_field=FieldName.FEAT_TIME, input_fields=[FieldName.FEAT_TIME] + dynamic),
+                AsNumpyArray(FieldName.FEAT_TIME, expected_ndim=2),
+                TargetDimIndicator(field_name=TARGET_DIM_INDICATOR, target_field=FieldName.TARGET),
+                AsNumpyArray(field=TARGET_DIM_INDICATOR, expected_ndim=1, dtype=np.int64),
+            ]
+        )
+
+    def _create_instance_splitter(self, module: TimeGradLightningModule, mode: str) -> InstanceSplitter:
+        sampler = {
+            "training": self.train_sampler,
+            "validation": self.validation_sampler,
+            "test": TestSplitSampler(),
+        }[mode]
+        return InstanceSplitter(
+            target_field=FieldName.TARGET,
+            is_pad_field=FieldName.IS_PAD,
+            start_field=FieldName.START,
+            forecast_start_field=FieldName.FORECAST_START,
+            instance_sampler=sampler,
+            past_length=module.model.past_length,
+            future_length=self.prediction_length,
+            time_series_fields=[FieldName.FEAT_TIME, FieldName.OBSERVED_VALUES],
+            output_NTC=True,  # (T, D): time first, as the model expects
+        )
+
+    def create_training_data_loader(
+        self, data: Dataset, module: TimeGradLightningModule, shuffle_buffer_length: Optional[int] = None, **kwargs
+    ) -> Iterable:
+        instances = self._create_instance_splitter(module, "training").apply(Cyclic(data).stream(), is_train=True)
+        return as_stacked_batches(
+            instances,
+            batch_size=self.batch_size,
+            shuffle_buffer_length=shuffle_buffer_length,
+            field_names=TRAINING_INPUT_NAMES,
+            output_type=torch.tensor,
+            num_batches_per_epoch=self.num_batches_per_epoch,
+        )
+
+    def create_validation_data_loader(self, data: Dataset, module: TimeGradLightningModule, **kwargs) -> Iterable:
+        instances = self._create_instance_splitter(module, "validation").apply(data, is_train=True)
+        return as_stacked_batches(
+            instances, batch_size=self.batch_size, field_names=TRAINING_INPUT_NAMES, output_type=torch.tensor
+        )
+
+    # -- model ----------------------------------------------------------------------------------------------------
+    def create_lightning_module(self) -> TimeGradLightningModule:
+        max_epochs = self.trainer_kwargs.get("max_epochs")
+        max_steps = self.trainer_kwargs.get("max_steps", -1)
+        if max_steps is not None and max_steps > 0:
+            total_steps = max_steps
+        elif max_epochs is not None and max_epochs > 0:
+            total_steps = max_epochs * self.num_batches_per_epoch
+        else:
+            total_steps = None
+        return TimeGradLightningModule(
+            model_kwargs=self.model_kwargs,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            lr_schedule=self.lr_schedule,
+            total_steps=total_steps,
+        )
+
+    def create_predictor(self, transformation: Transformation, module: TimeGradLightningModule) -> TimeGradPredictor:
+        return TimeGradPredictor(
+            input_transform=transformation + self._create_instance_splitter(module, "test"),
+            input_names=PREDICTION_INPUT_NAMES,
+            prediction_net=module,
+            batch_size=self.batch_size,
+            prediction_length=self.prediction_length,
+            device="auto",
+            seed=self.seed,
+        )
+
+    def train_model(self, training_data: Dataset, validation_data: Optional[Dataset] = None, **kwargs):
+        # Seeding before the module is built fixes its initial weights, the window sampling (numpy) and the
+        # diffusion noise (torch): on CPU two runs with the same seed are identical.
+        if self.seed is not None:
+            pl.seed_everything(self.seed, workers=True, verbose=False)
+        return super().train_model(training_data, validation_data, **kwargs)

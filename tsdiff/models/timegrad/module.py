@@ -1,0 +1,273 @@
+"""TimeGrad (Rasul et al., ICML 2021) as a pure ``nn.Module``: an RNN over lagged multivariate targets whose
+hidden state conditions a denoising-diffusion model of the next observation.
+
+Tensor layout follows GluonTS's ``InstanceSplitter(output_NTC=True)``: time before series, i.e. ``(B, T, D)``.
+All diffusion maths (schedule, loss, DDPM/DDIM sampling) lives in :mod:`tsdiff.diffusion`.
+"""
+
+from typing import List, Optional, Tuple
+
+import torch
+from gluonts.core.component import validated
+from gluonts.time_feature import get_lags_for_frequency
+from torch import nn
+
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule
+
+from .denoiser import EpsilonTheta
+
+SCALINGS = ("mean", "std", "none")
+CELL_TYPES = {"LSTM": nn.LSTM, "GRU": nn.GRU}
+
+
+def scale_context(
+    context: torch.Tensor, observed: torch.Tensor, kind: str = "mean", min_scale: float = 1e-8
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-window, per-series affine normalisation computed on the observed context only.
+
+    Args:
+        context: (B, T, D) target values (unobserved entries may hold anything finite).
+        observed: (B, T, D) 1 where observed.
+        kind: ``"mean"`` (TimeGrad/DeepAR: loc 0, scale = mean |x|), ``"std"`` (loc = mean, scale = std) or
+            ``"none"`` (loc 0, scale 1).
+    Returns:
+        loc, scale: each (B, 1, D); scale > 0. Series without observations get loc 0, scale 1.
+    """
+    if kind not in SCALINGS:
+        raise ValueError(f"scaling must be one of {SCALINGS}, got {kind!r}")
+    ones = torch.ones_like(context[:, :1])
+    if kind == "none":
+        return torch.zeros_like(ones), ones
+    observed = observed.to(context.dtype)
+    context = torch.where(observed > 0, context, torch.zeros_like(context))
+    count = observed.sum(1, keepdim=True)
+    has_obs = count > 0
+    count = count.clamp_min(1.0)
+    if kind == "mean":
+        scale = (context.abs() * observed).sum(1, keepdim=True) / count
+        scale = torch.where(has_obs & (scale > min_scale), scale, ones)
+        return torch.zeros_like(scale), scale
+    loc = (context * observed).sum(1, keepdim=True) / count
+    var = (((context - loc) * observed) ** 2).sum(1, keepdim=True) / count
+    # A (near-)constant context has no spread to scale by; fall back to its magnitude so the scale stays
+    # meaningful in the series' own units rather than blowing small deviations up.
+    scale = torch.maximum(var.sqrt(), 1e-2 * loc.abs())
+    scale = torch.where(has_obs & (scale > min_scale), scale, ones)
+    return torch.where(has_obs, loc, torch.zeros_like(loc)), scale
+
+
+class TimeGradModel(nn.Module):
+    """TimeGrad network.
+
+    Per time step ``t`` the RNN reads [lags of the normalised target of all D series (D·L values), a learned
+    per-series embedding (D·E), time features and dynamic real covariates at ``t`` (F)]; its output ``h_t`` is
+    projected to ``conditioning_length`` and conditions the ε-network that denoises x_t ∈ R^D.
+
+    Args:
+        freq: pandas frequency string (used for the default lags).
+        context_length: number of steps the RNN is unrolled over before the first forecast step.
+        prediction_length: forecast horizon P.
+        target_dim: number of series D.
+        num_time_features: F, time features + dynamic real covariates per step.
+        lags_seq: lags (≥ 1); default GluonTS ``get_lags_for_frequency(freq)``.
+        cell_type: ``"LSTM"`` or ``"GRU"``; num_layers, hidden_size, dropout_rate: of the RNN.
+        embedding_dim: E, size of the per-series embedding.
+        conditioning_length: width of the projected RNN state fed to the denoiser.
+        scaling: ``"mean"``, ``"std"`` or ``"none"`` (see :func:`scale_context`).
+        num_diffusion_steps, beta_schedule, beta_start, beta_end: the :class:`~tsdiff.diffusion.NoiseSchedule`.
+        residual_layers, residual_channels, dilation_cycle_length: the ε-network (:class:`EpsilonTheta`).
+        num_parallel_samples: default number of samples drawn per window.
+        sampler, sampling_steps, eta: default reverse process (``"ddpm"``/``"ddim"``, DDIM steps, DDIM η).
+
+    Input shapes (B windows): ``target_dimension_indicator`` (B, D) long; ``past_target``,
+    ``past_observed_values`` (B, past_length, D) with ``past_length = context_length + max(lags_seq)``;
+    ``past_time_feat`` (B, past_length, F); ``future_time_feat`` (B, P, F); ``future_target``,
+    ``future_observed_values`` (B, P, D).
+    """
+
+    @validated()
+    def __init__(
+        self,
+        freq: str,
+        context_length: int,
+        prediction_length: int,
+        target_dim: int,
+        num_time_features: int,
+        lags_seq: Optional[List[int]] = None,
+        cell_type: str = "LSTM",
+        num_layers: int = 2,
+        hidden_size: int = 40,
+        dropout_rate: float = 0.1,
+        embedding_dim: int = 1,
+        conditioning_length: int = 100,
+        scaling: str = "mean",
+        num_diffusion_steps: int = 100,
+        beta_schedule: str = "linear",
+        beta_start: float = 1e-4,
+        beta_end: float = 0.1,
+        residual_layers: int = 8,
+        residual_channels: int = 8,
+        dilation_cycle_length: int = 2,
+        num_parallel_samples: int = 100,
+        sampler: str = "ddpm",
+        sampling_steps: Optional[int] = None,
+        eta: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if cell_type not in CELL_TYPES:
+            raise ValueError(f"cell_type must be one of {tuple(CELL_TYPES)}, got {cell_type!r}")
+        if scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+        self.freq = freq
+        self.context_length = context_length
+        self.prediction_length = prediction_length
+        self.target_dim = target_dim
+        self.num_time_features = num_time_features
+        self.lags_seq = sorted(set(lags_seq if lags_seq is not None else get_lags_for_frequency(freq)))
+        if min(self.lags_seq) < 1:
+            raise ValueError(f"lags must be >= 1, got {self.lags_seq}")
+        self.past_length = context_length + max(self.lags_seq)
+        self.scaling = scaling
+        self.num_parallel_samples = num_parallel_samples
+        self.sampler = sampler
+        self.sampling_steps = sampling_steps
+        self.eta = eta
+
+        self.embedding = nn.Embedding(target_dim, embedding_dim)
+        input_size = target_dim * len(self.lags_seq) + target_dim * embedding_dim + num_time_features
+        self.rnn = CELL_TYPES[cell_type](
+            input_size=input_size,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            dropout=dropout_rate if num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.cond_proj = nn.Linear(hidden_size, conditioning_length)
+        self.denoiser = EpsilonTheta(
+            target_dim=target_dim,
+            cond_dim=conditioning_length,
+            num_steps=num_diffusion_steps,
+            residual_layers=residual_layers,
+            residual_channels=residual_channels,
+            dilation_cycle_length=dilation_cycle_length,
+        )
+        self.diffusion = GaussianDiffusion(
+            NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon"
+        )
+
+    # -- building blocks ----------------------------------------------------------------------------------------
+    def _rnn_inputs(
+        self, series: torch.Tensor, start: int, end: int, time_feat: torch.Tensor, series_emb: torch.Tensor
+    ) -> torch.Tensor:
+        """RNN inputs for positions [start, end) of ``series`` (B, T, D): lags, embedding, features → (B, end−start, ·).
+
+        ``time_feat`` (B, end−start, F); ``series_emb`` (B, D·E).
+        """
+        lags = torch.stack([series[:, start - lag : end - lag] for lag in self.lags_seq], dim=-1)
+        batch, steps = lags.shape[:2]
+        return torch.cat(
+            [lags.reshape(batch, steps, -1), series_emb.unsqueeze(1).expand(-1, steps, -1), time_feat], dim=-1
+        )
+
+    def _normalise(self, past_target, past_observed_values):
+        """(B, past_length, D) → normalised past with unobserved entries set to 0 (the context's centre), loc, scale.
+
+        Zeroing after normalisation is what keeps NaNs (imputed or not) and arbitrary fill values away from the RNN.
+        """
+        observed = past_observed_values > 0
+        loc, scale = scale_context(
+            past_target[:, -self.context_length :], past_observed_values[:, -self.context_length :], self.scaling
+        )
+        normed = torch.where(observed, (past_target - loc) / scale, torch.zeros_like(past_target))
+        return normed, loc, scale
+
+    # -- training -----------------------------------------------------------------------------------------------
+    def loss(
+        self,
+        target_dimension_indicator: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        future_target: torch.Tensor,
+        future_observed_values: torch.Tensor,
+    ) -> torch.Tensor:
+        """ε-MSE over the context and prediction positions (teacher forcing), observed entries only. Scalar."""
+        past_normed, loc, scale = self._normalise(past_target, past_observed_values)
+        future_observed = future_observed_values > 0
+        future_normed = torch.where(future_observed, (future_target - loc) / scale, torch.zeros_like(future_target))
+        series = torch.cat([past_normed, future_normed], dim=1)
+        observed = torch.cat([past_observed_values, future_observed_values], dim=1)
+        time_feat = torch.cat([past_time_feat, future_time_feat], dim=1)
+
+        start = self.past_length - self.context_length
+        end = self.past_length + future_target.shape[1]
+        emb = self.embedding(target_dimension_indicator).flatten(1)
+        inputs = self._rnn_inputs(series, start, end, time_feat[:, start:end], emb)
+        output, _ = self.rnn(inputs)
+        cond = self.cond_proj(output)  # (B, T', C)
+        x0 = series[:, start:end]
+        mask = observed[:, start:end]
+        return self.diffusion.training_loss(
+            self.denoiser, x0.reshape(-1, self.target_dim), cond.reshape(-1, cond.shape[-1]),
+            mask.reshape(-1, self.target_dim),
+        )
+
+    # -- prediction ---------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def forward(
+        self,
+        target_dimension_indicator: torch.Tensor,
+        past_target: torch.Tensor,
+        past_observed_values: torch.Tensor,
+        past_time_feat: torch.Tensor,
+        future_time_feat: torch.Tensor,
+        num_samples: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
+        sampler: Optional[str] = None,
+        sampling_steps: Optional[int] = None,
+        eta: Optional[float] = None,
+    ) -> torch.Tensor:
+        """Autoregressive sampling of the horizon.
+
+        The RNN is unrolled over the context once per window; then its state is repeated ``num_samples`` times and
+        every forecast step runs one RNN step and one reverse diffusion for all windows × samples at once.
+
+        Returns:
+            samples (B, num_samples, prediction_length, D) in the data's units.
+        """
+        S = num_samples or self.num_parallel_samples
+        sampler = sampler or self.sampler
+        sampling_steps = sampling_steps if sampling_steps is not None else self.sampling_steps
+        if sampler == "ddpm":
+            sampling_steps = None
+        eta = self.eta if eta is None else eta
+        B, P, D = past_target.shape[0], future_time_feat.shape[1], self.target_dim
+
+        past_normed, loc, scale = self._normalise(past_target, past_observed_values)
+        time_feat = torch.cat([past_time_feat, future_time_feat], dim=1)
+        emb = self.embedding(target_dimension_indicator).flatten(1)
+
+        # Warm-up over the context (its last output would condition x at the last past step, which we know).
+        start = self.past_length - self.context_length
+        inputs = self._rnn_inputs(past_normed, start, self.past_length, time_feat[:, start : self.past_length], emb)
+        _, state = self.rnn(inputs)
+
+        # Samples become part of the batch: (B·S, ...), sample index fastest.
+        rep = lambda x, dim=0: x.repeat_interleave(S, dim=dim)  # noqa: E731
+        state = tuple(rep(s, 1) for s in state) if isinstance(state, tuple) else rep(state, 1)
+        series = torch.cat([rep(past_normed), past_normed.new_zeros(B * S, P, D)], dim=1)
+        time_feat, emb = rep(time_feat), rep(emb)
+
+        for k in range(P):
+            t = self.past_length + k
+            step_in = self._rnn_inputs(series, t, t + 1, time_feat[:, t : t + 1], emb)
+            output, state = self.rnn(step_in, state)
+            cond = self.cond_proj(output[:, 0])
+            # The conditioning is constant over the reverse diffusion: prepare it once, denoise T times.
+            series[:, t] = self.diffusion.sample(
+                self.denoiser.denoise, (B * S, D), cond=self.denoiser.condition(cond), sampler=sampler, num_steps=sampling_steps, eta=eta,
+                generator=generator, device=series.device, dtype=series.dtype,
+            )
+        samples = series[:, self.past_length :].reshape(B, S, P, D)
+        return samples * scale.unsqueeze(1) + loc.unsqueeze(1)

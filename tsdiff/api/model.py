@@ -40,8 +40,11 @@ def _positive_int(value, name: str) -> int:
 
 
 def _quiet_lightning(progress: bool) -> None:
+    """Lightning's banner lines ("GPU available", checkpoint notices) are noise for a pandas user."""
+    import lightning.pytorch  # noqa: F401  (configures its loggers on import; override after)
+
     level = logging.INFO if progress else logging.WARNING
-    for name in ("lightning", "lightning.pytorch", "pytorch_lightning", "lightning_fabric"):
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
         logging.getLogger(name).setLevel(level)
 
 
@@ -135,10 +138,11 @@ class DiffusionForecaster:
             entry["feat_dynamic_real"] = covariates
         return entry
 
-    def _trainer_kwargs(self) -> dict:
+    def _trainer_kwargs(self, workdir: str) -> dict:
         accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}[self.device]
+        # GluonTS adds its own best-model checkpoint; keep it in a scratch folder, not the user's cwd.
         return dict(max_epochs=self.epochs, accelerator=accelerator, devices=1, enable_progress_bar=self.progress,
-                    enable_model_summary=False, logger=False, enable_checkpointing=False, deterministic=False)
+                    enable_model_summary=False, logger=False, default_root_dir=workdir)
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
@@ -155,11 +159,13 @@ class DiffusionForecaster:
         import lightning.pytorch as pl
 
         pl.seed_everything(self.seed, workers=True, verbose=False)
-        estimator = self._make_estimator(grid.layout.freq, grid.values.shape[0],
-                                         0 if cov is None else cov.shape[0], self._trainer_kwargs())
-        with warnings.catch_warnings():
+        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
             warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+            warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
+            warnings.filterwarnings("ignore", ".*LeafSpec.*")
+            estimator = self._make_estimator(grid.layout.freq, grid.values.shape[0],
+                                             0 if cov is None else cov.shape[0], self._trainer_kwargs(workdir))
             self.predictor_ = estimator.train([self._entry(grid, cov)])
         self.grid_, self.covariates_ = grid, cov
         self.long_cols_ = long_cols
@@ -268,19 +274,22 @@ def _version() -> str:
         return "unknown"
 
 
+_MODEL_MODULES = {"TimeGrad": "tsdiff.api.timegrad", "CSDI": "tsdiff.api.csdi"}
+
+
 def load(path):
     """Load a model saved with ``model.save(path)``; a truncated or foreign file raises ValueError.
 
     Like ``torch.load``, loading unpickles Python objects: load only files you trust.
     """
-    from .csdi import CSDI
-    from .timegrad import TimeGrad
+    import importlib
 
     manifest, directory = read_archive(path)
     try:
-        cls = {"TimeGrad": TimeGrad, "CSDI": CSDI}.get(manifest.get("model"))
-        if cls is None:
+        module = _MODEL_MODULES.get(manifest.get("model"))
+        if module is None:
             raise ValueError(f"{path} holds an unknown model type {manifest.get('model')!r}")
+        cls = getattr(importlib.import_module(module), manifest["model"])
         return cls._load(manifest, directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

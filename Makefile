@@ -4,7 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # torch is pinned explicitly: an unpinned torch would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
+# The offline dataset copies, when this checkout sits beside them; otherwise loaders use the user cache.
+ifneq ($(wildcard ../shared/datasets),)
 export TSDIFF_DATA ?= $(abspath ../shared/datasets)
+endif
 # Two cores: spinning OpenMP workers slow everything down when the other core is busy.
 export OMP_WAIT_POLICY ?= PASSIVE
 

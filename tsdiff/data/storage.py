@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +25,21 @@ class ChecksumError(ValueError):
     """A raw dataset file exists but its sha256 differs from the registered one."""
 
 
+class UnverifiedFileWarning(UserWarning):
+    """A raw dataset file is used without checksum verification (no sha256 registered for it)."""
+
+
 @dataclass(frozen=True)
 class RemoteFile:
-    """One raw file of a dataset: ``<root>/<folder>/<name>``, its sha256 and the public URLs it comes from."""
+    """One raw file of a dataset: ``<root>/<folder>/<name>``, its sha256 and the public URLs it comes from.
+
+    ``sha256=None`` means the checksum is not known (files that could never be copied offline): such a file is
+    used with an :class:`UnverifiedFileWarning` instead of being verified.
+    """
 
     folder: str
     name: str
-    sha256: str
+    sha256: str | None
     urls: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -104,6 +113,9 @@ def fetch(file: RemoteFile, root: str | os.PathLike | None = None, download: boo
         DatasetNotFoundError: the file is missing and could not be downloaded (the message says where it was
             looked for and where to get it).
         ChecksumError: the file (present or just downloaded) has the wrong sha256.
+
+    Warns:
+        UnverifiedFileWarning: ``file.sha256`` is None, so the file cannot be verified.
     """
     base = data_root(root)
     path = base / file.folder / file.name
@@ -123,5 +135,12 @@ def fetch(file: RemoteFile, root: str | os.PathLike | None = None, download: boo
                 f"dataset file {file.relpath!r} not found at {path} (data root: {base}; set TSDIFF_DATA to the "
                 f"folder holding '{file.folder}/'). Get it from {where}{detail}"
             )
-    verify(path, file.sha256)
+    if file.sha256 is None:
+        warnings.warn(
+            f"dataset file {file.relpath!r} at {path} has no registered sha256; it is used unverified",
+            UnverifiedFileWarning,
+            stacklevel=2,
+        )
+    else:
+        verify(path, file.sha256)
     return path

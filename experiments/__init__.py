@@ -1,0 +1,1 @@
+"""Benchmark experiments: one runner (`python -m experiments.run`), presets as data, a report builder."""

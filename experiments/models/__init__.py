@@ -1,0 +1,34 @@
+"""Benchmark entry points, one module per model.
+
+Each module exposes ``run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict``
+returning the metrics (at least those in ``REQUIRED_METRICS`` of its kind) plus any extra entries.
+"""
+from __future__ import annotations
+
+import importlib
+
+MODELS = {
+    "timegrad": "experiments.models.timegrad",
+    "csdi": "experiments.models.csdi",
+    "deepar": "experiments.models.baselines",
+    "seasonal_naive": "experiments.models.baselines",
+}
+
+FORECAST_DATASETS = ("exchange_rate_nips", "m4_hourly", "ETTh1", "ETTm1", "weather", "exchange_rate")
+IMPUTATION_DATASETS = ("physionet_10", "physionet_50", "physionet_90", "pm25")
+
+# Which datasets each model can run on.
+SUPPORTED = {
+    "timegrad": FORECAST_DATASETS,
+    "csdi": FORECAST_DATASETS + IMPUTATION_DATASETS,
+    "deepar": FORECAST_DATASETS,
+    "seasonal_naive": FORECAST_DATASETS,
+}
+
+
+def load_runner(model: str):
+    """The ``run`` function of a model's benchmark module."""
+    module = importlib.import_module(MODELS[model])
+    if MODELS[model].endswith("baselines"):
+        return getattr(module, f"run_{model}")
+    return module.run

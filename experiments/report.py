@@ -1,0 +1,115 @@
+"""Build the measured tables of ``experiments/RESULTS.md`` from the result JSONs.
+
+``python -m experiments.report [--results DIR] [--output experiments/RESULTS.md]``
+
+Only the part between the ``<!-- BEGIN GENERATED -->`` and ``<!-- END GENERATED -->`` markers is rewritten; the
+hand-written sections around it (speed study, notes) are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from experiments.anchors import ANCHORS
+
+BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
+METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "train_seconds", "sample_seconds")
+
+
+def load_results(results_dir: Path) -> list[dict]:
+    results = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from exc
+        if not {"model", "dataset", "preset", "seed", "metrics"} <= data.keys():
+            raise ValueError(f"{path} is not a result file (needs model, dataset, preset, seed, metrics)")
+        results.append(data)
+    return results
+
+
+def _fmt(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return ""
+    mean = float(np.mean(values))
+    digits = 4 if abs(mean) < 1 else 2
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {float(np.std(values, ddof=1)):.{digits}f}"
+
+
+def _fmt_anchor(value) -> str:
+    mean, std = value
+    return f"{mean:g}" if std is None else f"{mean:g} ± {std:g}"
+
+
+def render(results: list[dict]) -> str:
+    """Markdown: one table per dataset, rows = model × preset (mean ± std over seeds), then the anchors."""
+    groups: dict[str, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        groups[r["dataset"]][(r["model"], r["preset"])].append(r)
+    lines = []
+    for dataset in sorted(set(groups) | set(ANCHORS)):
+        rows = groups.get(dataset, {})
+        used = [m for m in METRICS if any(m in r["metrics"] for runs in rows.values() for r in runs)
+                or any(m in a[1] for a in ANCHORS.get(dataset, []))]
+        if not used:
+            continue
+        lines += [f"### {dataset}", "", "| model | preset | seeds | device | " + " | ".join(used) + " |",
+                  "|---" * (4 + len(used)) + "|"]
+        for (model, preset), runs in sorted(rows.items()):
+            seeds = ",".join(str(r["seed"]) for r in sorted(runs, key=lambda r: r["seed"]))
+            device = runs[0]["metrics"].get("device", "")
+            gpu = runs[0].get("machine", {}).get("gpu")
+            device = f"{device} ({gpu})" if gpu and device == "cuda" else device
+            cells = [_fmt([r["metrics"].get(m) for r in runs]) for m in used]
+            lines.append(f"| {model} | {preset} | {seeds} | {device} | " + " | ".join(cells) + " |")
+        for label, values, _source in ANCHORS.get(dataset, []):
+            cells = [_fmt_anchor(values[m]) if m in values else "" for m in used]
+            lines.append(f"| *{label}* | published | | | " + " | ".join(cells) + " |")
+        commands = sorted({r.get("command", "") for runs in rows.values() for r in runs} - {""})
+        dates = sorted({r.get("date", "")[:10] for runs in rows.values() for r in runs} - {""})
+        machines = sorted({r.get("machine", {}).get("cpu", "") for runs in rows.values() for r in runs} - {""})
+        if commands:
+            lines += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands)]
+            lines += [f"Measured {', '.join(dates)} on {', '.join(machines)}."]
+        sources = sorted({a[2] for a in ANCHORS.get(dataset, [])})
+        if sources:
+            lines += ["", "Anchors: " + "; ".join(sources) + "."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_file(output: Path, generated: str) -> None:
+    block = f"{BEGIN}\n{generated}\n{END}"
+    if output.exists():
+        text = output.read_text()
+        if BEGIN in text and END in text:
+            head, rest = text.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            output.write_text(head + block + tail)
+            return
+        output.write_text(text.rstrip() + "\n\n" + block + "\n")
+        return
+    output.write_text("# Benchmark results\n\n" + block + "\n")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.report", description=__doc__.splitlines()[0])
+    p.add_argument("--results", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--output", default=str(Path(__file__).parent / "RESULTS.md"))
+    args = p.parse_args(argv)
+    results = load_results(Path(args.results))
+    update_file(Path(args.output), render(results))
+    print(f"{len(results)} results -> {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Run one benchmark: ``python -m experiments.run --model M --dataset D --preset quick --seed S``.
+
+Loads the preset from ``experiments/presets/<model>/<dataset>.json`` (keys ``quick`` and ``paper``), trains and
+evaluates through ``experiments.models``, writes a JSON result (metrics, config, seed, versions, machine, date,
+wall time) to ``--out`` (default ``experiments/results``) and prints the metrics as one JSON object on its last line.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+PRESET_DIR = Path(__file__).parent / "presets"
+DEFAULT_OUT = Path(__file__).parent / "results"
+
+
+def load_preset(model: str, dataset: str, preset: str) -> dict:
+    """The config of ``preset`` in ``presets/<model>/<dataset>.json``; a clear ValueError if it does not exist."""
+    path = PRESET_DIR / model / f"{dataset}.json"
+    if not path.exists():
+        raise ValueError(f"no preset file for model {model!r} on dataset {dataset!r} (looked for {path})")
+    presets = json.loads(path.read_text())
+    if preset not in presets:
+        raise ValueError(f"preset {preset!r} not in {path.name}; available: {sorted(presets)}")
+    return dict(presets[preset])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from experiments.models import MODELS
+
+    p = argparse.ArgumentParser(prog="python -m experiments.run", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, choices=sorted(MODELS))
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--preset", default="quick", choices=["quick", "paper"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="directory for the result JSON")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="override a preset entry, e.g. --set epochs=5 (value parsed as JSON)")
+    return p
+
+
+def parse_overrides(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    from experiments.models import SUPPORTED, load_runner
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.dataset not in SUPPORTED[args.model]:
+        parser.error(f"model {args.model!r} does not run on dataset {args.dataset!r}; "
+                     f"choose one of {', '.join(SUPPORTED[args.model])}")
+    try:
+        config = load_preset(args.model, args.dataset, args.preset)
+        config.update(parse_overrides(args.set))
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    import torch
+
+    from experiments.env_info import environment
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda requested but no CUDA device is available")
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    metrics = load_runner(args.model)(args.dataset, config, args.seed, device=device, out_dir=out_dir)
+    wall = time.time() - started
+    metrics.setdefault("device", device)
+    result = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "preset": args.preset,
+        "seed": args.seed,
+        "config": config,
+        "metrics": metrics,
+        "machine": environment(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "wall_seconds": round(wall, 2),
+        "command": "python -m experiments.run " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    path = out_dir / f"{args.model}__{args.dataset}__{args.preset}__seed{args.seed}.json"
+    path.write_text(json.dumps(result, indent=2, default=float))
+    print(f"result written to {path}", file=sys.stderr)
+    print(json.dumps(metrics, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    sys.exit(main())

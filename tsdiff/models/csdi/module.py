@@ -171,7 +171,21 @@ class CSDIDenoiser(nn.Module):
         side = [block.project_side(time_emb, feat_emb, cond_mask) for block in self.blocks]
         return CSDIConditioning(mask=cond_mask, input_base=input_base, side=side)
 
+    #: Without gradients, a batch of S·N rows is evaluated in slices of whole samples holding about this many grid
+    #: cells (rows × K × L): the result is the same, but the activations stay in cache (on CPU, batch 500 of an
+    #: 8 × 60 grid runs ~2× faster in slices of ~5k cells than in one piece). ``None`` disables slicing.
+    inference_chunk_cells: Optional[int] = 4800
+
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: CSDIConditioning) -> torch.Tensor:
+        B, K, L = x_t.shape
+        N = cond.mask.shape[0]
+        if self.inference_chunk_cells and not torch.is_grad_enabled() and B > N:
+            rows = N * max(1, self.inference_chunk_cells // (N * K * L))  # whole samples (sample-major batch)
+            if rows < B:
+                return torch.cat([self._forward(x_t[i:i + rows], t[i:i + rows], cond) for i in range(0, B, rows)])
+        return self._forward(x_t, t, cond)
+
+    def _forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: CSDIConditioning) -> torch.Tensor:
         noisy = _bcast_mul(x_t, 1.0 - cond.mask)  # (B, K, L)
         h = F.relu(_bcast_add(noisy[..., None] * self.input_projection.weight[:, 1], cond.input_base))
         step = self.step_embedding(t)

@@ -1,0 +1,287 @@
+"""CSDI: masks, network, imputer (accuracy, calibration, reproducibility, edge cases), estimator round trip."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tsdiff.models.csdi import (
+    CSDIImputer,
+    CSDIModel,
+    forecast_mask,
+    historical_mask,
+    make_cond_mask,
+    mix_mask,
+    random_mask,
+    sample_features,
+)
+
+SMALL = dict(channels=32, layers=2, heads=4, dim_feedforward=32)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sinusoids(n: int, L: int = 24, K: int = 4, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+    """(n, L, K): per sample a random phase and amplitude; feature k is shifted by k·π/2 (strong cross-feature and
+    temporal structure)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(L)[None, :, None]
+    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+    amp = rng.uniform(0.5, 1.5, (n, 1, 1))
+    k = np.arange(K)[None, None, :]
+    x = amp * np.sin(2 * np.pi * t / 12.0 + phase + k * np.pi / 2) + noise * rng.standard_normal((n, L, K))
+    return x.astype(np.float32)
+
+
+def block_eval_mask(n: int, L: int, K: int, block: int = 6, seed: int = 1) -> np.ndarray:
+    """One hidden block of ``block`` steps per (sample, feature), at random positions."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((n, L, K), dtype=bool)
+    for i in range(n):
+        for k in range(K):
+            s = rng.integers(0, L - block + 1)
+            mask[i, s:s + block, k] = True
+    return mask
+
+
+def interpolate(values: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """Per-feature linear interpolation over time of the given values (constant beyond the ends)."""
+    out = values.copy()
+    t = np.arange(values.shape[1])
+    for i in range(values.shape[0]):
+        for k in range(values.shape[2]):
+            g = given[i, :, k]
+            out[i, :, k] = np.interp(t, t[g], values[i, g, k])
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    torch.set_num_threads(1)
+    train = sinusoids(256, seed=0)
+    imp = CSDIImputer(**SMALL).fit(train, np.ones_like(train), epochs=20, batch_size=32, lr=3e-3, seed=0,
+                                   progress=False)
+    return imp
+
+
+# -- masks ------------------------------------------------------------------------------------------------------------
+def _observed(B=200, K=5, L=20, p=0.8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(B, K, L, generator=g) < p).float()
+
+
+def test_random_mask_shape_subset_and_ratio():
+    obs = _observed()
+    cond = random_mask(obs, torch.Generator().manual_seed(1))
+    assert cond.shape == obs.shape and cond.dtype == obs.dtype
+    assert torch.all(cond <= obs)
+    hidden_ratio = (obs - cond).sum((1, 2)) / obs.sum((1, 2))
+    assert hidden_ratio.min() >= 0 and hidden_ratio.max() <= 1
+    assert abs(hidden_ratio.mean().item() - 0.5) < 0.08  # ratio ~ U(0, 1)
+    assert hidden_ratio.std().item() > 0.2  # per-sample ratios, not one global ratio
+
+
+def test_historical_and_mix_masks():
+    obs = _observed()
+    hist = historical_mask(obs)
+    assert hist.shape == obs.shape and torch.all(hist <= obs)
+    assert torch.equal(hist[1], obs[1] * obs[0]) and torch.equal(hist[0], obs[0] * obs[-1])
+    mix = mix_mask(obs, torch.Generator().manual_seed(2))
+    assert mix.shape == obs.shape and torch.all(mix <= obs)
+    is_hist = torch.tensor([torch.equal(mix[i], hist[i]) for i in range(len(obs))])
+    assert 0.3 < is_hist.float().mean().item() < 0.7  # half the samples use the historical pattern
+
+
+def test_forecast_mask_and_dispatch():
+    obs = _observed()
+    cond = forecast_mask(obs, 5)
+    assert torch.all(cond[..., -5:] == 0) and torch.equal(cond[..., :-5], obs[..., :-5])
+    assert torch.equal(make_cond_mask("forecast", obs, prediction_length=5), cond)
+    for s in ("random", "historical", "mix"):
+        assert make_cond_mask(s, obs).shape == obs.shape
+    with pytest.raises(ValueError):
+        make_cond_mask("nope", obs)
+    with pytest.raises(ValueError):
+        forecast_mask(obs, 20)
+
+
+def test_sample_features():
+    values = torch.arange(2 * 6 * 3, dtype=torch.float32).reshape(2, 6, 3)
+    v, o, fid = sample_features(values, torch.ones_like(values), 4, torch.Generator().manual_seed(0))
+    assert v.shape == (2, 4, 3) and o.shape == (2, 4, 3) and fid.shape == (2, 4)
+    for b in range(2):
+        assert len(set(fid[b].tolist())) == 4
+        assert torch.equal(v[b], values[b, fid[b]])
+
+
+# -- network ----------------------------------------------------------------------------------------------------------
+def test_denoiser_broadcasts_conditioning_over_samples():
+    torch.manual_seed(0)
+    model = CSDIModel(3, **SMALL).eval()
+    N, S, K, L = 2, 3, 3, 7
+    values, mask = torch.randn(N, K, L), (torch.rand(N, K, L) > 0.5).float()
+    x, t = torch.randn(S * N, K, L), torch.randint(0, 50, (S * N,))
+    with torch.no_grad():
+        shared = model.denoiser(x, t, model.denoiser.condition(values * mask, mask))
+        rep = model.denoiser(x, t, model.denoiser.condition((values * mask).repeat(S, 1, 1), mask.repeat(S, 1, 1)))
+    torch.testing.assert_close(shared, rep, rtol=1e-4, atol=1e-5)
+
+
+def test_sliced_inference_matches_one_batch():
+    torch.manual_seed(0)
+    model = CSDIModel(3, **SMALL).eval()
+    N, S, K, L = 2, 5, 3, 7
+    values, mask = torch.randn(N, K, L), (torch.rand(N, K, L) > 0.5).float()
+    x, t = torch.randn(S * N, K, L), torch.full((S * N,), 7)
+    with torch.no_grad():
+        cond = model.denoiser.condition(values * mask, mask)
+        model.denoiser.inference_chunk_cells = None
+        whole = model.denoiser(x, t, cond)
+        model.denoiser.inference_chunk_cells = 2 * N * K * L  # slices of 2 samples, last one shorter
+        sliced = model.denoiser(x, t, cond)
+    torch.testing.assert_close(whole, sliced, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_ignores_values_outside_targets():
+    torch.manual_seed(0)
+    model = CSDIModel(2, **SMALL).eval()
+    values = torch.randn(4, 2, 8)
+    obs = torch.ones_like(values)
+    obs[:, :, :2] = 0
+    cond = random_mask(obs, torch.Generator().manual_seed(0))
+    nan_values = values.clone()
+    nan_values[obs == 0] = float("nan")
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a = model.loss(values, obs, cond)
+        torch.manual_seed(1)
+        b = model.loss(nan_values, obs, cond)
+    assert torch.isfinite(a) and torch.equal(a, b)
+
+
+# -- imputer ----------------------------------------------------------------------------------------------------------
+def test_imputation_beats_interpolation_and_is_calibrated(fitted):
+    test = sinusoids(16, seed=5)
+    eval_mask = block_eval_mask(*test.shape)
+    given = ~eval_mask
+    samples = fitted.impute(test, given, num_samples=25, seed=0).numpy()  # ddpm, all 50 steps
+    assert samples.shape == (25,) + test.shape
+    median = np.median(samples, axis=0)
+    mae_model = np.abs(median - test)[eval_mask].mean()
+    mae_interp = np.abs(interpolate(test, given) - test)[eval_mask].mean()
+    assert mae_model < 0.7 * mae_interp, (mae_model, mae_interp)
+    lo, hi = np.quantile(samples, [0.1, 0.9], axis=0)
+    coverage = ((test >= lo) & (test <= hi))[eval_mask].mean()
+    assert 0.6 <= coverage <= 0.95, coverage
+
+
+def test_observed_unchanged_and_seeds(fitted):
+    test = sinusoids(6, seed=7)
+    given = ~block_eval_mask(*test.shape, seed=3)
+    kw = dict(num_samples=8, sampler="ddim", num_steps=5)
+    a = fitted.impute(test, given, seed=1, **kw)
+    b = fitted.impute(test, given, seed=1, **kw)
+    c = fitted.impute(test, given, seed=2, **kw)
+    g = torch.as_tensor(given)
+    assert torch.equal(a[:, g], torch.as_tensor(test)[g].expand(8, -1))  # bit-exact
+    assert torch.equal(a, b)
+    assert not torch.equal(a[:, ~g], c[:, ~g])
+    assert a[:, ~g].std(dim=0).min() > 0  # hidden values vary across samples
+    ddpm = fitted.impute(test, given, num_samples=4, seed=1)
+    assert torch.equal(ddpm[:, g], torch.as_tensor(test)[g].expand(4, -1))
+    chunked = fitted.impute(test, given, seed=1, batch_size=2, **kw)
+    assert chunked.shape == a.shape
+
+
+def test_save_load_roundtrip(fitted, tmp_path):
+    test = sinusoids(3, seed=8)
+    given = ~block_eval_mask(*test.shape, seed=4)
+    fitted.save(tmp_path / "csdi.pt")
+    loaded = CSDIImputer.load(tmp_path / "csdi.pt")
+    kw = dict(num_samples=4, sampler="ddim", num_steps=4, seed=0)
+    assert torch.equal(fitted.impute(test, given, **kw), loaded.impute(test, given, **kw))
+
+
+def test_fit_is_deterministic_and_accepts_nan():
+    data = sinusoids(16, L=8, K=2)
+    obs = np.ones_like(data, dtype=bool)
+    obs[:, :2, 0] = False
+    data[~obs] = np.nan
+    kw = dict(epochs=2, batch_size=8, seed=3, progress=False, mask_strategy="mix")
+    a = CSDIImputer(**SMALL).fit(data, obs, **kw, valid=(data[:4], obs[:4]))
+    b = CSDIImputer(**SMALL).fit(data, obs, **kw)
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+    assert a.history[-1]["valid_loss"] is not None and np.isfinite(a.history[-1]["loss"])
+
+
+@pytest.mark.parametrize("L,K", [(10, 1), (1, 3), (1, 1)])
+def test_edge_shapes(L, K):
+    data = sinusoids(8, L=L, K=K)
+    obs = np.ones_like(data)
+    for strategy in ("random", "historical", "mix"):
+        imp = CSDIImputer(**SMALL).fit(data, obs, epochs=1, batch_size=4, mask_strategy=strategy, progress=False)
+    given = obs.copy()
+    given[:, 0, 0] = 0
+    out = imp.impute(data, given, num_samples=3, sampler="ddim", num_steps=3, seed=0)
+    assert out.shape == (3, 8, L, K) and torch.isfinite(out).all()
+    if L == 1:
+        with pytest.raises(ValueError):
+            CSDIImputer(**SMALL).fit(data, obs, epochs=1, mask_strategy="forecast", prediction_length=1)
+
+
+def test_forecast_strategy_training():
+    data = sinusoids(16, L=12, K=3)
+    imp = CSDIImputer(**SMALL).fit(data, np.ones_like(data), epochs=1, batch_size=8, mask_strategy="forecast",
+                                   prediction_length=4, num_sample_features=2, progress=False)
+    assert np.isfinite(imp.history[-1]["loss"])
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError):
+        CSDIImputer(**SMALL).fit(np.zeros((4, 5)), np.ones((4, 5)), epochs=1)
+    with pytest.raises(ValueError):
+        CSDIImputer(**SMALL).fit(np.zeros((4, 5, 2)), np.ones((4, 5, 3)), epochs=1)
+    with pytest.raises(ValueError):
+        CSDIImputer(**SMALL).fit(np.zeros((4, 5, 2)), np.ones((4, 5, 2)), epochs=1, mask_strategy="nope")
+    with pytest.raises(TypeError):
+        CSDIImputer(unknown_arg=3)
+    with pytest.raises(RuntimeError):
+        CSDIImputer(**SMALL).impute(np.zeros((1, 2, 2)), np.ones((1, 2, 2)))
+
+
+# -- estimator ----------------------------------------------------------------------------------------------------------
+def test_estimator_serialize_roundtrip(tmp_path):
+    import pandas as pd
+    from gluonts.dataset.common import ListDataset
+    from gluonts.model.forecast import SampleForecast
+    from gluonts.model.predictor import Predictor
+
+    from tsdiff.models.csdi import CSDIEstimator
+
+    series = sinusoids(1, L=120, K=3)[0].T  # (D, T)
+    ds = ListDataset([{"start": pd.Period("2020-01-01", "D"), "target": series}], freq="D", one_dim_target=False)
+    estimator = CSDIEstimator(
+        freq="D", prediction_length=6, target_dim=3, context_length=12, num_batches_per_epoch=3, batch_size=8,
+        num_parallel_samples=5, num_sampling_steps=5, sampler="ddim", **SMALL,
+        trainer_kwargs=dict(max_epochs=1, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+                            enable_model_summary=False),
+    )
+    predictor = estimator.train(ds)
+    torch.manual_seed(0)
+    f1 = list(predictor.predict(ds))
+    assert isinstance(f1[0], SampleForecast) and f1[0].samples.shape == (5, 6, 3)
+    path = tmp_path / "predictor"
+    path.mkdir()
+    predictor.serialize(path)
+    loaded = Predictor.deserialize(path)
+    torch.manual_seed(0)
+    f2 = list(loaded.predict(ds))
+    np.testing.assert_array_equal(f1[0].samples, f2[0].samples)
+    assert f1[0].start_date == f2[0].start_date

@@ -1,13 +1,13 @@
 """The pandas fit/predict front end shared by :class:`tsdiff.TimeGrad` and :class:`tsdiff.CSDI`.
 
-A subclass names its GluonTS estimator (``_make_estimator``); everything else — input conversion and validation,
+A backend subclass trains, samples and persists (``GluonTSForecaster`` for GluonTS estimators); everything else — input conversion and validation,
 training, seeded prediction, :class:`Forecast` assembly, save/load — lives here once.
 """
 from __future__ import annotations
 
-import copy
 import io
 import logging
+import pickle
 import shutil
 import tempfile
 import warnings
@@ -49,11 +49,13 @@ def _quiet_lightning(progress: bool) -> None:
 
 
 class DiffusionForecaster:
-    """Base of the pandas models. Subclasses define ``_make_estimator`` and ``_model_defaults``."""
+    """Base of the pandas models: validation, the data grid, Forecast assembly and the model file.
+
+    Backends implement ``_train``, ``_sample``, ``_save_state`` and ``_load_state``.
+    """
 
     name = "model"
     supports_covariates = False
-    _predictor_cls = None
 
     def __init__(self, prediction_length: int, freq: str | None = None, context_length: int | None = None,
                  epochs: int = 20, batch_size: int = 64, num_batches_per_epoch: int = 50, lr: float = 1e-3,
@@ -86,8 +88,19 @@ class DiffusionForecaster:
         self.grid_: Grid | None = None
         self.covariates_: np.ndarray | None = None
 
-    # -- hooks ------------------------------------------------------------------------------------------------------
-    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, trainer_kwargs: dict):
+    # -- hooks: how a backend trains, samples and persists ------------------------------------------------------
+    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
+        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None."""
+        raise NotImplementedError
+
+    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampler: str, num_steps) -> np.ndarray:
+        """Samples (num_samples, prediction_length, D) following the grid's end."""
+        raise NotImplementedError
+
+    def _save_state(self, directory: Path) -> None:
+        raise NotImplementedError
+
+    def _load_state(self, directory: Path) -> None:
         raise NotImplementedError
 
     @property
@@ -138,12 +151,6 @@ class DiffusionForecaster:
             entry["feat_dynamic_real"] = covariates
         return entry
 
-    def _trainer_kwargs(self, workdir: str) -> dict:
-        accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}[self.device]
-        # GluonTS adds its own best-model checkpoint; keep it in a scratch folder, not the user's cwd.
-        return dict(max_epochs=self.epochs, accelerator=accelerator, devices=1, enable_progress_bar=self.progress,
-                    enable_model_summary=False, logger=False, default_root_dir=workdir)
-
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
             target_col: str = "target"):
@@ -155,20 +162,10 @@ class DiffusionForecaster:
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
-        _quiet_lightning(self.progress)
-        import lightning.pytorch as pl
-
-        pl.seed_everything(self.seed, workers=True, verbose=False)
-        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            warnings.filterwarnings("ignore", ".*GPU available but not used.*")
-            warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
-            warnings.filterwarnings("ignore", ".*LeafSpec.*")
-            estimator = self._make_estimator(grid.layout.freq, grid.values.shape[0],
-                                             0 if cov is None else cov.shape[0], self._trainer_kwargs(workdir))
-            self.predictor_ = estimator.train([self._entry(grid, cov)])
+        self._train(grid, cov)
         self.grid_, self.covariates_ = grid, cov
         self.long_cols_ = long_cols
+        self.data_ = y.copy()  # the exact fitted values (the grid holds float32)
         return self
 
     def _require_fitted(self):
@@ -212,10 +209,8 @@ class DiffusionForecaster:
         steps = num_steps if num_steps is not None else (self.num_steps if sampler == self.sampler else None)
         if sampler == "ddpm" and steps is not None:
             raise ValueError("num_steps applies to sampler='ddim'; ddpm always runs every diffusion step")
-        forecast = next(iter(self.predictor_.predict(
-            [self._entry(grid, cov)], num_samples=num_samples, seed=self.seed if seed is None else int(seed),
-            sampler=sampler, sampling_steps=steps)))
-        samples = np.asarray(forecast.samples, dtype=np.float64)  # (S, H, D)
+        samples = self._sample(grid, cov, num_samples=num_samples, seed=self.seed if seed is None else int(seed),
+                               sampler=sampler, num_steps=steps)  # (S, H, D)
         if not np.isfinite(samples).all():
             raise RuntimeError(f"{self.name} produced non-finite forecasts; the training likely diverged — "
                                "try a lower lr or more epochs")
@@ -230,32 +225,24 @@ class DiffusionForecaster:
         self._require_fitted()
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            (tmp / "predictor").mkdir()
-            self.predictor_.serialize(tmp / "predictor")
-            buf = io.BytesIO()
+            self._save_state(tmp)
             arrays = {"values": self.grid_.values}
             if self.covariates_ is not None:
                 arrays["covariates"] = self.covariates_
+            buf = io.BytesIO()
             np.savez(buf, **arrays)
             (tmp / "history.npz").write_bytes(buf.getvalue())
-            layout = copy.copy(self.grid_.layout)
-            import pickle
-
-            (tmp / "layout.pkl").write_bytes(pickle.dumps({"layout": layout, "start": self.grid_.start,
-                                                           "long_cols": self.long_cols_}))
+            meta = {"layout": self.grid_.layout, "start": self.grid_.start, "long_cols": self.long_cols_,
+                    "data": self.data_}
+            (tmp / "layout.pkl").write_bytes(pickle.dumps(meta))
             manifest = {"model": type(self).__name__, "tsdiff_version": _version(), "params": self.get_params()}
             return write_archive(path, manifest, tmp)
 
     @classmethod
     def _load(cls, manifest: dict, directory: Path):
-        import pickle
-
-        from gluonts.model.predictor import Predictor
-
-        params = dict(manifest["params"])
-        model = cls(**params)
+        model = cls(**manifest["params"])
         try:
-            model.predictor_ = Predictor.deserialize(directory / "predictor")
+            model._load_state(directory)
             with np.load(directory / "history.npz") as arrays:
                 values = arrays["values"]
                 model.covariates_ = arrays["covariates"] if "covariates" in arrays.files else None
@@ -264,7 +251,50 @@ class DiffusionForecaster:
             raise ValueError(f"the model file is incomplete or corrupted ({exc})") from exc
         model.grid_ = Grid(values, meta["start"], meta["layout"])
         model.long_cols_ = meta["long_cols"]
+        model.data_ = meta["data"]
         return model
+
+
+class GluonTSForecaster(DiffusionForecaster):
+    """A pandas model backed by a GluonTS estimator (``_make_estimator``) and its seedable predictor."""
+
+    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, trainer_kwargs: dict):
+        raise NotImplementedError
+
+    def _trainer_kwargs(self, workdir: str) -> dict:
+        accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}[self.device]
+        # GluonTS adds its own best-model checkpoint; keep it in a scratch folder, not the user's cwd.
+        return dict(max_epochs=self.epochs, accelerator=accelerator, devices=1, enable_progress_bar=self.progress,
+                    enable_model_summary=False, logger=False, default_root_dir=workdir)
+
+    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
+        _quiet_lightning(self.progress)
+        import lightning.pytorch as pl
+
+        pl.seed_everything(self.seed, workers=True, verbose=False)
+        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+            warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
+            warnings.filterwarnings("ignore", ".*LeafSpec.*")
+            estimator = self._make_estimator(grid.layout.freq, grid.values.shape[0],
+                                             0 if cov is None else cov.shape[0], self._trainer_kwargs(workdir))
+            self.predictor_ = estimator.train([self._entry(grid, cov)])
+
+    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampler: str, num_steps) -> np.ndarray:
+        forecast = next(iter(self.predictor_.predict(
+            [self._entry(grid, cov)], num_samples=num_samples, seed=seed, sampler=sampler,
+            sampling_steps=num_steps)))
+        return np.asarray(forecast.samples, dtype=np.float64)
+
+    def _save_state(self, directory: Path) -> None:
+        (directory / "predictor").mkdir()
+        self.predictor_.serialize(directory / "predictor")
+
+    def _load_state(self, directory: Path) -> None:
+        from gluonts.model.predictor import Predictor
+
+        self.predictor_ = Predictor.deserialize(directory / "predictor")
 
 
 def _version() -> str:

@@ -1,6 +1,8 @@
 """Fan charts: median line, 50 % and 90 % bands, optional history."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -37,7 +39,9 @@ def fan_chart(ax, index, samples: np.ndarray, history=None, label: str | None = 
     if history is not None and len(history):
         hx = history.index.to_timestamp() if hasattr(history.index, "to_timestamp") else history.index
         ax.plot(hx, history.to_numpy(), color="black", lw=1, label="observed")
-    lo90, lo50, med, hi50, hi90 = np.nanquantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: observed cells of an imputation plot
+        lo90, lo50, med, hi50, hi90 = np.nanquantile(samples, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
     ax.fill_between(x, lo90, hi90, color=color, alpha=0.2, lw=0, label="90 % interval")
     ax.fill_between(x, lo50, hi50, color=color, alpha=0.4, lw=0, label="50 % interval")
     ax.plot(x, med, color=color, lw=1.5, label="median" if label is None else f"{label} median")

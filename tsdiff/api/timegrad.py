@@ -1,10 +1,10 @@
 """``tsdiff.TimeGrad``: the pandas front end of :class:`tsdiff.models.timegrad.TimeGradEstimator`."""
 from __future__ import annotations
 
-from .model import DiffusionForecaster
+from .model import GluonTSForecaster
 
 
-class TimeGrad(DiffusionForecaster):
+class TimeGrad(GluonTSForecaster):
     """TimeGrad (Rasul et al., ICML 2021) on pandas data: an RNN over the history conditions a diffusion model of
     each next multivariate observation.
 

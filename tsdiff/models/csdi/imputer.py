@@ -135,8 +135,9 @@ class CSDIImputer:
             raise ValueError(f"unknown mask strategy {mask_strategy!r}; expected one of {STRATEGIES}")
         values, observed_mask = _check_grid(values, observed_mask)
         N, L, K = values.shape
-        if mask_strategy == "forecast" and (prediction_length is None or not 0 < prediction_length < L):
-            raise ValueError(f"mask_strategy='forecast' needs 0 < prediction_length < L={L}, got {prediction_length}")
+        if mask_strategy.startswith("forecast") and (prediction_length is None or not 0 < prediction_length < L):
+            raise ValueError(f"mask_strategy={mask_strategy!r} needs 0 < prediction_length < L={L}, "
+                             f"got {prediction_length}")
         if self.num_features is not None and K > self.num_features:
             raise ValueError(f"data has {K} features, the imputer was built for {self.num_features}")
         if self.normalize and self.mean is None:

@@ -11,6 +11,8 @@ Strategies (CSDI, Sec. 4.2 / Appendix):
   batch): ``cond = observed_i · observed_{i−1}``.
 - ``"mix"``: per sample, random with probability 1/2, historical otherwise.
 - ``"forecast"``: the last ``prediction_length`` time steps are hidden.
+- ``"forecast_random"``: per sample, ``"forecast"`` with probability 1/2, ``"random"`` otherwise — one network that
+  both forecasts and fills gaps (used by the pandas ``tsdiff.CSDI``; not in the paper).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Optional
 
 import torch
 
-STRATEGIES = ("random", "historical", "mix", "forecast")
+STRATEGIES = ("random", "historical", "mix", "forecast", "forecast_random")
 
 
 def _rand(shape, like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -86,10 +88,15 @@ def make_cond_mask(
         return historical_mask(observed_mask)
     if strategy == "mix":
         return mix_mask(observed_mask, generator)
-    if strategy == "forecast":
+    if strategy in ("forecast", "forecast_random"):
         if prediction_length is None:
-            raise ValueError("the forecast strategy needs prediction_length")
-        return forecast_mask(observed_mask, prediction_length)
+            raise ValueError(f"the {strategy} strategy needs prediction_length")
+        forecast = forecast_mask(observed_mask, prediction_length)
+        if strategy == "forecast":
+            return forecast
+        choose = _rand((observed_mask.shape[0],), observed_mask, generator) > 0.5
+        choose = choose.reshape(-1, *([1] * (observed_mask.dim() - 1)))
+        return torch.where(choose, forecast, random_mask(observed_mask, generator))
     raise ValueError(f"unknown mask strategy {strategy!r}; expected one of {STRATEGIES}")
 
 

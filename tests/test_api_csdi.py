@@ -1,0 +1,86 @@
+"""The pandas API on CSDI: forecasting as imputation, gap filling, seeds, save/load, input untouched."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tsdiff
+from tsdiff.api.model import NotFittedError
+
+from api_helpers import CSDI_FAST, hourly_frame
+
+H = 6
+
+
+@pytest.fixture(scope="module")
+def gappy():
+    y = hourly_frame(n=160)
+    y.iloc[30:40, 0] = np.nan
+    y.iloc[[5, 77, 150], 1] = np.nan
+    return y
+
+
+@pytest.fixture(scope="module")
+def model(gappy):
+    before = gappy.copy()
+    fitted = tsdiff.CSDI(prediction_length=H, **CSDI_FAST).fit(gappy)
+    pd.testing.assert_frame_equal(gappy, before)
+    return fitted
+
+
+def test_forecast(model, gappy):
+    forecast = model.predict(num_samples=12, seed=0)
+    assert forecast.samples.shape == (12, H, 2) and np.isfinite(forecast.samples).all()
+    assert forecast.index[0] == gappy.index[-1] + pd.Timedelta(hours=1)
+    assert np.array_equal(forecast.samples, model.predict(num_samples=12, seed=0).samples)
+    assert not np.array_equal(forecast.samples, model.predict(num_samples=12, seed=1).samples)
+
+
+def test_impute_keeps_observed_and_fills_gaps(model, gappy):
+    before = gappy.copy()
+    imputation = model.impute(gappy, num_samples=10, seed=0)
+    pd.testing.assert_frame_equal(gappy, before)
+    median = imputation.median
+    assert median.shape == gappy.shape and median.index.equals(gappy.index)
+    assert list(median.columns) == ["a", "b"]
+    observed = gappy.notna().to_numpy()
+    np.testing.assert_array_equal(median.to_numpy()[observed], gappy.to_numpy()[observed])
+    assert np.isfinite(median.to_numpy()).all()
+    # hidden cells vary across samples, observed ones never do
+    spread = np.ptp(imputation.samples, axis=0)
+    assert (spread[~observed] > 0).all() and (spread[observed] == 0).all()
+    frame = imputation.to_frame()
+    assert len(frame) == gappy.size and frame["observed"].sum() == observed.sum()
+    lo, hi = imputation.quantile(0.1), imputation.quantile(0.9)
+    assert (lo.to_numpy() <= hi.to_numpy()).all()
+    assert model.impute(gappy, num_samples=10, seed=0).samples.tobytes() == imputation.samples.tobytes()
+
+
+def test_univariate_series_and_plot(gappy):
+    s = gappy["a"]
+    model = tsdiff.CSDI(prediction_length=H, **CSDI_FAST).fit(s)
+    imputation = model.impute(num_samples=5)
+    assert isinstance(imputation.median, pd.Series) and imputation.median.notna().all()
+    assert model.predict(num_samples=5).samples.shape == (5, H)
+    assert imputation.plot().get_title() == "a"
+
+
+def test_save_load_and_errors(model, tmp_path):
+    path = model.save(tmp_path / "csdi.tsd")
+    loaded = tsdiff.load(path)
+    assert type(loaded) is tsdiff.CSDI
+    np.testing.assert_array_equal(loaded.predict(num_samples=6, seed=2).samples,
+                                  model.predict(num_samples=6, seed=2).samples)
+    with pytest.raises(NotFittedError):
+        tsdiff.CSDI(prediction_length=H).impute(hourly_frame())
+    with pytest.raises(ValueError, match="covariates"):
+        tsdiff.CSDI(prediction_length=H, **CSDI_FAST).fit(hourly_frame(), covariates=hourly_frame())
+    with pytest.raises(TypeError, match="unknown CSDI arguments"):
+        tsdiff.CSDI(prediction_length=H, hidden_size=3)
+    with pytest.raises(ValueError, match="variables"):
+        model.impute(hourly_frame(columns=("a", "c")))
+    with pytest.raises(ValueError, match="ddim"):
+        model.impute(num_steps=3)

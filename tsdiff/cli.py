@@ -41,10 +41,13 @@ def _read_csv(path: str, time_col: str | None, id_col: str | None):
 
 
 def _quantiles(text: str) -> list[float]:
+    from tsdiff.api.quantiles import check_levels
+
     try:
-        return [float(q) for q in text.split(",") if q.strip()]
+        levels = [float(q) for q in text.split(",") if q.strip()]
     except ValueError as exc:
         raise CLIError(f"--quantiles must be comma-separated numbers, got {text!r}") from exc
+    return check_levels(levels, "--quantiles")  # before training, not after
 
 
 def _model(name: str, horizon: int, args):
@@ -54,6 +57,8 @@ def _model(name: str, horizon: int, args):
     kwargs = dict(prediction_length=horizon, progress=not args.quiet, seed=args.seed)
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
+    if args.batches is not None:
+        kwargs["num_batches_per_epoch"] = args.batches
     if getattr(args, "freq", None):
         kwargs["freq"] = args.freq
     return cls(**kwargs)
@@ -68,8 +73,8 @@ def _long_kwargs(args) -> dict:
 def cmd_forecast(args) -> None:
     import tsdiff
 
-    y, args.time_col_resolved = _read_csv(args.data, args.time_col, args.id_col)
     quantiles = _quantiles(args.quantiles)
+    y, args.time_col_resolved = _read_csv(args.data, args.time_col, args.id_col)
     if args.load:
         model = tsdiff.load(args.load)
     else:
@@ -92,6 +97,8 @@ def cmd_impute(args) -> None:
     kwargs = dict(progress=not args.quiet, seed=args.seed)
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
+    if args.batches is not None:
+        kwargs["num_batches_per_epoch"] = args.batches
     model = tsdiff.CSDI(prediction_length=1, **kwargs).fit(y)
     imputation = model.impute(y, num_samples=args.samples, seed=args.seed)
     imputation.median.to_csv(args.output)
@@ -142,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--time-col", help="name of the time column (default: the first column)")
     common.add_argument("--samples", type=_positive_int, default=100, help="number of sample paths (default 100)")
     common.add_argument("--epochs", type=_positive_int, help="training epochs (default: the model's)")
+    common.add_argument("--batches", type=_positive_int, help="training batches per epoch (default: the model's)")
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--plot", help="write a PNG chart here")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")

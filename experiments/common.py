@@ -118,7 +118,7 @@ def load_forecast_task(dataset: str, prediction_length: int | None = None,
     """The benchmark task of a forecasting dataset (data from ``tsdiff.data.load_dataset``).
 
     Args:
-        dataset: one of ``MULTIVARIATE_DATASETS`` or ``UNIVARIATE_DATASETS``.
+        dataset: one of ``MULTIVARIATE_DATASETS`` (aligned series) or ``UNIVARIATE_DATASETS`` (ragged series).
         prediction_length, num_test_windows: passed to ``load_dataset`` (registry defaults when None).
 
     Raises:
@@ -129,22 +129,32 @@ def load_forecast_task(dataset: str, prediction_length: int | None = None,
         raise ValueError(f"{dataset!r} is not a forecasting benchmark; choose one of "
                          f"{', '.join(MULTIVARIATE_DATASETS + UNIVARIATE_DATASETS)}")
     ds = load_dataset(dataset, prediction_length=prediction_length, num_test_windows=num_test_windows)
+    return task_from_dataset(dataset, ds, multivariate=dataset in MULTIVARIATE_DATASETS)
+
+
+@quiet_freq_deprecations
+def task_from_dataset(name: str, ds: TrainDatasets, multivariate: bool) -> ForecastTask:
+    """A task from univariate ``TrainDatasets`` (test window-major, H = ``ds.metadata.prediction_length``).
+
+    ``multivariate=True``: the train entries are the D series and every group of D consecutive test entries is
+    one window (same start and length required). ``False``: every test entry is its own series and window.
+    """
     h = int(ds.metadata.prediction_length)
     freq = ds.metadata.freq
     train, test = list(ds.train), list(ds.test)
-    if dataset in UNIVARIATE_DATASETS:
+    if not multivariate:
         targets = np.stack([np.asarray(e["target"])[-h:] for e in test]).astype(np.float64)  # (N, H)
         histories = [np.asarray(e["target"])[:-h] for e in test]
-        return ForecastTask(dataset, ds, None, freq, h, 1, 1, targets, histories, [e["start"] for e in test])
+        return ForecastTask(name, ds, None, freq, h, 1, 1, targets, histories, [e["start"] for e in test])
     dim = len(train)
     if len(test) % dim:
-        raise ValueError(f"{dataset}: {len(test)} test entries is not a multiple of {dim} series")
+        raise ValueError(f"{name}: {len(test)} test entries is not a multiple of {dim} series")
     num_windows = len(test) // dim
-    _check_aligned(dataset, test, num_windows, dim)
+    _check_aligned(name, test, num_windows, dim)
     mv = to_multivariate(ds, num_test_dates=num_windows)
     full = [np.asarray(e["target"], dtype=np.float64) for e in mv.test]  # W x (D, T_w)
     targets = np.stack([f[:, -h:].T for f in full])  # (W, H, D)
-    return ForecastTask(dataset, ds, mv, freq, h, num_windows, dim, targets, [f[:, :-h] for f in full],
+    return ForecastTask(name, ds, mv, freq, h, num_windows, dim, targets, [f[:, :-h] for f in full],
                         [e["start"] for e in mv.test])
 
 

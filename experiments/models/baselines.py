@@ -39,6 +39,10 @@ def _config(defaults: dict, config: dict, model: str) -> dict:
     return {**defaults, **config}
 
 
+# warnings GluonTS/Lightning emit on every CPU training run; nothing a user can act on
+_NOISE = ".*(num_workers|does not have many workers|non-tuple|validation_step).*"
+
+
 class _quiet_lightning:
     """Lightning's per-epoch info lines (checkpoint saved, GPU available, ...) off while training."""
 
@@ -129,7 +133,7 @@ def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_d
         started = time.time()
         with warnings.catch_warnings(), _quiet_lightning():
             warnings.simplefilter("ignore", FutureWarning)
-            warnings.filterwarnings("ignore", message=".*(num_workers|does not have many workers|non-tuple).*")
+            warnings.filterwarnings("ignore", message=_NOISE)
             predictor = estimator.train(task.dataset.train)
         train_seconds = time.time() - started
         samples, sample_seconds = _forecast_samples(predictor, task)

@@ -1,31 +1,13 @@
 """`Forecast`: what `predict` returns — samples plus pandas views (mean, median, quantiles, frames, plots)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
+from tsdiff.data import PandasLayout
+
 from .plotting import axes_for, fan_chart
 from .quantiles import check_levels, level_name, sample_quantile
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How the user's data was shaped, so outputs come back in the same shape.
-
-    kind: ``"series"`` (a pd.Series), ``"wide"`` (a column per variable) or ``"long"`` (id/time/target columns).
-    columns: variable names (wide) or item ids (long); ``None`` for a series.
-    """
-
-    kind: str
-    columns: tuple | None = None
-    name: object = None
-    id_col: str = "item_id"
-    time_col: str = "timestamp"
-    target_col: str = "target"
-    index_name: object = None
-    extra: dict = field(default_factory=dict)
 
 
 class Forecast:
@@ -34,11 +16,13 @@ class Forecast:
     Attributes:
         samples: ndarray (num_samples, horizon) for a univariate series, (num_samples, horizon, D) otherwise.
         index: the forecast timestamps (length horizon).
-        layout: the input's :class:`Layout`.
+        layout: the input's :class:`~tsdiff.data.PandasLayout` (outputs come back in the input's shape).
     """
 
-    def __init__(self, samples: np.ndarray, index: pd.Index, layout: Layout, history: pd.DataFrame | None = None):
+    def __init__(self, samples: np.ndarray, index: pd.Index, layout: PandasLayout,
+                 history: pd.DataFrame | None = None, quantiles=(0.1, 0.5, 0.9)):
         self.samples = samples
+        self.quantiles = check_levels(quantiles)
         self.index = index
         self.layout = layout
         self._history = history  # wide frame of the fitted data, for plots
@@ -55,11 +39,16 @@ class Forecast:
     def num_variables(self) -> int:
         return 1 if self.samples.ndim == 2 else self.samples.shape[2]
 
-    def _wrap(self, values: np.ndarray, name=None):
+    @property
+    def variables(self) -> list:
+        """Names of the forecast variables: the series name, the wide columns, or the long ids."""
+        return list(self.layout.ids if self.layout.kind == "long" else self.layout.columns)
+
+    def _wrap(self, values: np.ndarray):
         if self.layout.kind == "series":
-            return pd.Series(values, index=self.index, name=name if name is not None else self.layout.name)
-        frame = pd.DataFrame(values, index=self.index, columns=list(self.layout.columns))
-        frame.columns.name = self.layout.id_col if self.layout.kind == "long" else None
+            return pd.Series(values, index=self.index, name=self.layout.columns[0])
+        frame = pd.DataFrame(values, index=self.index, columns=self.variables)
+        frame.columns.name = self.layout.columns[0] if self.layout.kind == "long" else self.layout.columns_name
         return frame
 
     @property
@@ -77,27 +66,28 @@ class Forecast:
         (q,) = check_levels(q, "q")
         return self._wrap(sample_quantile(self.samples, q))
 
-    def to_frame(self, quantiles=(0.1, 0.5, 0.9)) -> pd.DataFrame:
-        """Mean and quantiles in the input's shape.
+    def to_frame(self, quantiles=None) -> pd.DataFrame:
+        """Mean and quantiles (default: those given to ``predict``) in the input's shape.
 
         - series: columns ``"mean", "0.1", "0.5", "0.9"`` indexed by time;
         - wide: MultiIndex columns (variable, stat);
         - long: one row per (item, timestamp) with columns id, time, ``mean`` and the quantiles.
         """
-        levels = check_levels(quantiles)
+        levels = self.quantiles if quantiles is None else check_levels(quantiles)
         stats = {"mean": self.samples.mean(axis=0)}
         stats.update({level_name(q): sample_quantile(self.samples, q) for q in levels})
         if self.layout.kind == "series":
             return pd.DataFrame(stats, index=self.index)
-        cols = list(self.layout.columns)
+        cols = self.variables
         if self.layout.kind == "wide":
             parts = {(c, s): v[:, j] for j, c in enumerate(cols) for s, v in stats.items()}
             frame = pd.DataFrame(parts, index=self.index)
             frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["variable", "stat"])
             return frame
+        id_col, time_col = self.layout.columns[0], self.layout.columns[1]
         rows = []
         for j, item in enumerate(cols):
-            part = pd.DataFrame({self.layout.id_col: item, self.layout.time_col: self.index})
+            part = pd.DataFrame({id_col: item, time_col: self.index})
             for s, v in stats.items():
                 part[s] = v[:, j]
             rows.append(part)
@@ -109,7 +99,7 @@ class Forecast:
         ``variables``: which columns to draw (default: up to 4). Returns the Axes (a list for several variables).
         """
         samples = self.samples if self.samples.ndim == 3 else self.samples[:, :, None]
-        names = list(self.layout.columns) if self.layout.columns is not None else [self.layout.name]
+        names = self.variables
         chosen, axes = axes_for(names, variables, ax)
         for a, var in zip(axes, chosen):
             j = names.index(var)

@@ -5,6 +5,8 @@ from typing import Iterable
 
 import numpy as np
 
+from tsdiff.evaluation import sample_quantiles
+
 
 def check_levels(quantiles: float | Iterable[float], name: str = "quantiles") -> list[float]:
     """Validated quantile levels as a list of floats, each strictly inside (0, 1)."""
@@ -29,7 +31,5 @@ def level_name(q: float) -> str:
 
 
 def sample_quantile(samples: np.ndarray, q: float) -> np.ndarray:
-    """Quantile over the first (sample) axis, as GluonTS's ``SampleForecast.quantile`` computes it:
-    the sorted sample at rank round((S − 1) q), NaN-free input assumed. (S, ...) → (...)."""
-    ordered = np.sort(samples, axis=0)
-    return ordered[int(np.round((samples.shape[0] - 1) * q))]
+    """The ``q`` quantile over the sample axis, GluonTS's convention. (S, ...) → (...)."""
+    return sample_quantiles(samples, [q])[0]

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .imputation.physionet import PHYSIONET_OUTCOMES_A, PHYSIONET_SET_A
+from .imputation.pm25 import PM25_GROUND, PM25_LATLNG, PM25_MISSING
 from .storage import DatasetNotFoundError, RemoteFile, data_root, fetch
 
 KINDS = ("forecast", "imputation")
@@ -183,11 +185,7 @@ _ENTRIES = (
     ),
 )
 
-_PHYSIONET_FILES = (
-    RemoteFile("physionet2012", "set-a.tar.gz", "d94dd034a628ac927d73244624d04ef52262c3ebbcd782c22a1a330e99620c59"),
-    RemoteFile("physionet2012", "Outcomes-a.txt",
-               "2613ea60ccda29f87571a7d6b09ad130858a8ccd66325bd073365925026883c2", (_PHYSIONET + "Outcomes-a.txt",)),
-)
+_PHYSIONET_FILES = (PHYSIONET_SET_A, PHYSIONET_OUTCOMES_A)
 # The offline set-a.tar.gz is repacked; PhysioNet's own archive is downloaded under another name, unverified.
 _PHYSIONET_FALLBACK = (("set-a.tar.gz", RemoteFile("physionet2012", "set-a.physionet.tar.gz", None,
                                                    (_PHYSIONET + "set-a.tar.gz",))),)
@@ -212,14 +210,7 @@ _ENTRIES += tuple(
     DatasetInfo(
         name="pm25",
         kind="imputation",
-        files=(
-            RemoteFile("pm25_stmvl", "pm25_ground.txt",
-                       "8f77b738ae4c50621705a308e606e6229564ad7ad20358986bd6031355f0ab5f"),
-            RemoteFile("pm25_stmvl", "pm25_missing.txt",
-                       "3f991eab5bbc5e644e61360e6b71ce45179c86cf650b3bb9a53771d8f9953fe3"),
-            RemoteFile("pm25_stmvl", "pm25_latlng.txt",
-                       "a7423dafe4ecdec5ba04b4b6b047a53df1b9c04aed0a2957f1c698761715d7c1"),
-        ),
+        files=(PM25_GROUND, PM25_MISSING, PM25_LATLNG),
         freq="h",
         prediction_length=None,
         num_test_windows=None,

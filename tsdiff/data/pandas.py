@@ -1,0 +1,460 @@
+"""pandas <-> GluonTS conversion.
+
+Three input layouts are understood:
+
+* ``series``: a ``pd.Series`` with a time index -> one univariate entry, ``target`` ``(T,)``.
+* ``wide``: a ``DataFrame`` with a time index, one column per variable -> one multivariate entry, ``target``
+  ``(D, T)`` (GluonTS' multivariate convention: variables first).
+* ``long``: a ``DataFrame`` with id, timestamp and target columns (default ``item_id``/``timestamp``/``target``;
+  Nixtla's ``unique_id``/``ds``/``y`` by naming them) -> one univariate entry per id, in order of first appearance.
+
+Entries are GluonTS data entries: ``{"start": pd.Period, "target": float32 ndarray, "item_id": ...}``; a list of
+them is a GluonTS dataset. Missing timestamps inside a series (gaps on the frequency grid) become NaN. The
+returned :class:`PandasLayout` records what :func:`to_pandas` needs to rebuild the same pandas object (same index,
+names and dtypes; values pass through float32).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+__all__ = ["PandasLayout", "from_pandas", "to_pandas"]
+
+
+@dataclass(frozen=True)
+class PandasLayout:
+    """How a pandas object maps onto dataset entries, for the way back (:func:`to_pandas`).
+
+    Attributes:
+        kind: ``"series"``, ``"wide"`` or ``"long"``.
+        freq: pandas frequency string of the time grid (a ``DateOffset`` alias, or the Period frequency when the
+            input had a ``PeriodIndex``/period column).
+        columns: series: ``(name,)``; wide: the column labels (one per target row); long: ``(id_col, time_col,
+            target_col)``.
+        ids: the ``item_id`` of each entry (long: the ids in order of first appearance).
+        starts: first timestamp (``pd.Timestamp``, tz kept) or period of each entry, as in the input.
+        index_kind: ``"datetime"`` or ``"period"``.
+        index_name: name of the time index (series/wide); ``None`` for long.
+        dtypes: original dtype of each target column (series/long: one).
+        had_freq: the input ``DatetimeIndex`` carried a ``.freq`` (restored on the way back).
+        columns_name: ``DataFrame.columns.name`` (wide).
+        id_dtype: dtype of the id column (long).
+    """
+
+    kind: Literal["series", "wide", "long"]
+    freq: str
+    columns: tuple
+    ids: tuple
+    starts: tuple
+    index_kind: Literal["datetime", "period"] = "datetime"
+    index_name: Hashable | None = None
+    dtypes: tuple = ()
+    had_freq: bool = False
+    columns_name: Hashable | None = None
+    id_dtype: Any = None
+
+
+# ----------------------------------------------------------------------------------------------- time handling
+
+
+def _as_time_index(index: pd.Index, what: str) -> pd.DatetimeIndex | pd.PeriodIndex:
+    """``index`` as a DatetimeIndex/PeriodIndex; strings are parsed, anything else is a TypeError."""
+    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
+        out = index
+    elif isinstance(index.dtype, pd.PeriodDtype):
+        out = pd.PeriodIndex(index)
+    elif index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "could not infer format" is noise here; failures raise below
+                out = pd.DatetimeIndex(pd.to_datetime(index), name=index.name)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"{what} is not time-like and cannot be converted to datetimes ({type(exc).__name__}: {exc})"
+            ) from exc
+    else:
+        raise TypeError(
+            f"{what} is not time-like (got {type(index).__name__} of dtype {index.dtype}); "
+            "use a DatetimeIndex or PeriodIndex (or datetime strings)"
+        )
+    if out.hasnans:
+        raise ValueError(f"{what} contains missing timestamps (NaT)")
+    return out
+
+
+def _check_order(idx: pd.Index, label: str) -> None:
+    dup = idx.duplicated()
+    if dup.any():
+        raise ValueError(f"duplicate timestamps in {label}: {idx[dup][0]} occurs more than once")
+    if not idx.is_monotonic_increasing:
+        i = int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
+        raise ValueError(
+            f"timestamps in {label} are not sorted: {idx[i]} comes after {idx[i - 1]} (sort by time first)"
+        )
+
+
+def _strict_offset(idx: pd.Index) -> pd.DateOffset | None:
+    """The index's own frequency, or ``pd.infer_freq``'s; ``None`` when neither knows (gaps, < 3 points)."""
+    if isinstance(idx, pd.PeriodIndex) or idx.freq is not None:
+        return idx.freq
+    if len(idx) >= 3:
+        inferred = pd.infer_freq(idx)
+        if inferred is not None:
+            return to_offset(inferred)
+    return None
+
+
+def _step_offset(idx: pd.Index, label: str) -> pd.DateOffset | None:
+    """Fallback for gaps: the smallest step, if every step is a whole multiple of it and at least half of the
+    steps are that one (so data switching between two rates is reported, not read as "gaps"); ``None`` for < 2
+    points."""
+    if len(idx) < 2:
+        return None
+    steps = np.diff(idx.asi8)
+    step = int(steps.min())
+    if np.all(steps % step == 0) and 2 * np.count_nonzero(steps == step) >= len(steps):
+        return to_offset(pd.Timedelta(step, unit="ns"))
+    seen = ", ".join(str(pd.Timedelta(int(s), unit="ns")) for s in np.unique(steps)[:5])
+    raise ValueError(
+        f"cannot infer a regular frequency for {label}: mixed or irregular steps between timestamps ({seen}); "
+        "pass freq=... if the data is regular with gaps, or resample it"
+    )
+
+
+def _infer_offset(idx: pd.Index, label: str) -> pd.DateOffset | None:
+    """The grid frequency of sorted unique timestamps; ``None`` if there are fewer than two."""
+    return _strict_offset(idx) or _step_offset(idx, label)
+
+
+def _grid(idx: pd.Index, offset: pd.DateOffset, label: str) -> pd.Index:
+    """The full ``offset`` grid from the first to the last timestamp; every timestamp must lie on it."""
+    if isinstance(idx, pd.PeriodIndex):
+        if idx.freq != offset:
+            raise ValueError(f"{label} has period frequency {idx.freqstr}, but freq={offset.freqstr} was asked")
+        full = pd.period_range(idx[0], idx[-1], freq=offset, name=idx.name)
+    else:
+        full = pd.date_range(idx[0], idx[-1], freq=offset, name=idx.name)
+    on_grid = idx.isin(full)
+    if not on_grid.all():
+        raise ValueError(
+            f"timestamps of {label} are not on one regular {offset.freqstr} grid starting at {idx[0]} (first "
+            f"off-grid timestamp: {idx[~on_grid][0]}); mixed frequency? pass the right freq=... or resample"
+        )
+    return full
+
+
+_PERIOD_ALIAS = {"MS": "M", "BMS": "M", "QS": "Q", "BQS": "Q", "YS": "Y", "BYS": "Y", "SMS": "D"}
+
+
+def _to_period(start: pd.Timestamp | pd.Period, offset: pd.DateOffset) -> pd.Period:
+    """GluonTS wants ``start`` as a Period; "start" offsets (MS, QS, YS) have no Period twin, use the base unit."""
+    if isinstance(start, pd.Period):
+        return start
+    naive = start.tz_localize(None) if start.tzinfo is not None else start  # Periods carry no time zone
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # e.g. "Period with BDay freq is deprecated"
+        try:
+            return pd.Period(naive, freq=offset)
+        except (ValueError, TypeError, AttributeError):
+            alias = _PERIOD_ALIAS.get(offset.name.split("-")[0])
+            if alias is None:
+                raise ValueError(f"frequency {offset.freqstr} has no pandas Period equivalent") from None
+            return pd.Period(naive, freq=f"{offset.n if offset.n != 1 else ''}{alias}")
+
+
+# ---------------------------------------------------------------------------------------------- value handling
+
+
+def _check_numeric(frame: pd.DataFrame, what: str) -> None:
+    bad = [
+        c for c in frame.columns
+        if not pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_bool_dtype(frame[c].dtype)
+    ]  # fmt: skip
+    if bad:
+        kinds = ", ".join(f"{c!r} ({frame[c].dtype})" for c in bad)
+        raise TypeError(f"{what} must be numeric; non-numeric column(s): {kinds} (convert with pd.to_numeric)")
+
+
+def _float_values(frame: pd.DataFrame, what: str) -> np.ndarray:
+    """``(T, D)`` float64 with NaN for missing (nullable dtypes' pd.NA too); inf is an error."""
+    _check_numeric(frame, what)
+    arr = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    inf = np.isinf(arr).any(axis=0)
+    if inf.any():
+        cols = [c for c, bad in zip(frame.columns, inf) if bad]
+        raise ValueError(f"{what} contains inf values in column(s) {cols}; replace them (e.g. with NaN) first")
+    with np.errstate(over="ignore"):
+        if np.isinf(arr.astype(np.float32)).any():
+            raise ValueError(f"{what} has values too large for float32")
+    return arr
+
+
+def _check_not_all_nan(arr: np.ndarray, labels: Sequence, what: str) -> None:
+    all_nan = np.isnan(arr).all(axis=0)
+    if all_nan.any():
+        raise ValueError(f"{what}: all values are NaN for {[lab for lab, b in zip(labels, all_nan) if b]}")
+
+
+def _restore_dtype(values: np.ndarray, dtype) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """float32 values back in the input's dtype where that is lossless enough (ints only when NaN-free)."""
+    values = np.asarray(values, dtype=np.float64)
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        try:
+            return pd.array(values, dtype="Float64").astype(dtype)
+        except (TypeError, ValueError):
+            return values
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return values.astype(dtype)
+    if dtype.kind in "iu" and not np.isnan(values).any():
+        return np.round(values).astype(dtype)
+    return values
+
+
+# ----------------------------------------------------------------------------------------------- conversions
+
+
+def _entry(start, values: np.ndarray, offset, item_id) -> dict:
+    return {"start": _to_period(start, offset), "target": values.astype(np.float32), "item_id": item_id}
+
+
+def _offset_for(idx: pd.Index, freq: str | pd.DateOffset | None, label: str) -> pd.DateOffset:
+    if freq is not None:
+        try:
+            # Period aliases differ from offset aliases ('M' vs 'ME'): parse by the kind of the index
+            return pd.PeriodDtype(freq).freq if isinstance(idx, pd.PeriodIndex) else to_offset(freq)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"invalid freq {freq!r}: {exc}") from exc
+    offset = _infer_offset(idx, label)
+    if offset is None:
+        raise ValueError(f"cannot infer the frequency of {label} from a single timestamp; pass freq=...")
+    return offset
+
+
+def _layout_freq(start, offset: pd.DateOffset) -> str:
+    """Frequency string that rebuilds the index: the Period alias for periods ('M'), else the offset's ('ME')."""
+    return start.freqstr if isinstance(start, pd.Period) else offset.freqstr
+
+
+def _from_indexed(y: pd.Series | pd.DataFrame, freq, kind: str) -> tuple[list[dict], PandasLayout]:
+    what = "series" if kind == "series" else "DataFrame"
+    if len(y) == 0 or (kind == "wide" and y.shape[1] == 0):
+        raise ValueError(f"empty {what}: nothing to convert")
+    frame = y.to_frame() if kind == "series" else y
+    idx = _as_time_index(y.index, f"the index of the {what}")
+    _check_order(idx, f"the {what} index")
+    offset = _offset_for(idx, freq, f"the {what} index")
+    full = _grid(idx, offset, f"the {what} index")
+    label = f"series {y.name!r}" if kind == "series" else "DataFrame"
+    arr = _float_values(frame, f"the values of the {label}")  # (T, D)
+    _check_not_all_nan(arr, list(frame.columns), label)
+    if len(full) != len(idx):  # gaps: spread the rows onto the full grid, NaN elsewhere
+        grid = np.full((len(full), arr.shape[1]), np.nan)
+        grid[full.get_indexer(idx)] = arr
+        arr = grid
+    if kind == "series":
+        item_id = y.name if y.name is not None else "0"
+        target = arr[:, 0]
+    else:
+        item_id = "0"
+        target = arr.T  # (D, T)
+    is_period = isinstance(idx, pd.PeriodIndex)
+    layout = PandasLayout(
+        kind=kind,
+        freq=_layout_freq(idx[0], offset),
+        columns=(y.name,) if kind == "series" else tuple(y.columns),
+        ids=(item_id,),
+        starts=(idx[0],),
+        index_kind="period" if is_period else "datetime",
+        index_name=y.index.name,
+        dtypes=tuple(frame.dtypes),
+        had_freq=is_period or (isinstance(y.index, pd.DatetimeIndex) and y.index.freq is not None),
+        columns_name=None if kind == "series" else y.columns.name,
+    )
+    return [_entry(idx[0], target, offset, item_id)], layout
+
+
+def _time_column(df: pd.DataFrame, time_col: Hashable) -> pd.Index:
+    col = df[time_col]
+    if isinstance(col.dtype, pd.PeriodDtype):
+        return _as_time_index(pd.PeriodIndex(col), f"column {time_col!r}")
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return _as_time_index(pd.DatetimeIndex(col), f"column {time_col!r}")
+    return _as_time_index(pd.Index(col), f"column {time_col!r}")
+
+
+def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[list[dict], PandasLayout]:
+    missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"long-format DataFrame lacks column(s) {missing}; it has columns {list(df.columns)}. Name them with "
+            f"id_col=, time_col=, target_col= (now {id_col!r}, {time_col!r}, {target_col!r}; Nixtla: "
+            "'unique_id', 'ds', 'y')"
+        )
+    if len(df) == 0:
+        raise ValueError("empty DataFrame: nothing to convert")
+    if df[id_col].isna().any():
+        raise ValueError(f"column {id_col!r} has missing ids")
+    times = _time_column(df, time_col)
+    values = _float_values(df[[target_col]], f"column {target_col!r}")[:, 0]
+    ids = pd.unique(df[id_col])
+    positions = df.groupby(id_col, sort=False).indices  # id -> row positions, in row order
+
+    groups = []
+    for item in ids:
+        rows = positions[item]
+        idx = times[rows]
+        _check_order(idx, f"item {item!r}")
+        groups.append((item, rows, idx))
+    if freq is not None:
+        offset = _offset_for(times, freq, "")
+    else:
+        # items without gaps decide (they must agree); only if none can, fall back to the smallest common step
+        strict = {item: _strict_offset(idx) for item, _, idx in groups}
+        found = {o for o in strict.values() if o is not None}
+        if not found:
+            found = {o for item, _, idx in groups if (o := _step_offset(idx, f"item {item!r}")) is not None}
+            if found and all(isinstance(o, pd.offsets.Tick) for o in found):
+                found = {min(found, key=lambda o: o.nanos)}  # grid check below catches incompatible items
+        if not found:
+            raise ValueError("cannot infer the frequency of the items (single timestamps or no common step); "
+                             "pass freq=...")
+        if len(found) > 1:
+            per_item = {item: o.freqstr for item, o in list(strict.items())[:10] if o is not None}
+            raise ValueError(f"mixed frequencies across items ({per_item or sorted(o.freqstr for o in found)}); "
+                             "pass freq=... or resample")
+        offset = found.pop()
+
+    entries, nan_items = [], []
+    for item, rows, idx in groups:
+        full = _grid(idx, offset, f"item {item!r}")
+        target = np.full(len(full), np.nan)
+        target[full.get_indexer(idx)] = values[rows]
+        if np.isnan(target).all():
+            nan_items.append(item)
+        entries.append(_entry(idx[0], target, offset, item))
+    if nan_items:
+        raise ValueError(f"column {target_col!r}: all values are NaN for item(s) {nan_items[:10]}")
+    layout = PandasLayout(
+        kind="long",
+        freq=_layout_freq(groups[0][2][0], offset),
+        columns=(id_col, time_col, target_col),
+        ids=tuple(ids),
+        starts=tuple(idx[0] for _, _, idx in groups),
+        index_kind="period" if isinstance(times, pd.PeriodIndex) else "datetime",
+        dtypes=(df[target_col].dtype,),
+        id_dtype=df[id_col].dtype,
+    )
+    return entries, layout
+
+
+def from_pandas(
+    y: pd.Series | pd.DataFrame,
+    freq: str | pd.DateOffset | None = None,
+    id_col: Hashable = "item_id",
+    time_col: Hashable = "timestamp",
+    target_col: Hashable = "target",
+) -> tuple[list[dict], PandasLayout]:
+    """Convert a pandas series/frame to a GluonTS dataset (a list of data entries) and its layout.
+
+    A DataFrame is read as *wide* when its index is time-like (DatetimeIndex, PeriodIndex, datetime strings) and
+    it has neither ``id_col`` nor ``time_col``; as *long* when it has ``id_col`` or ``time_col`` columns.
+
+    Args:
+        y: the data; never modified.
+        freq: pandas frequency alias; default: the index's own ``freq``, else ``pd.infer_freq``, else (gaps) the
+            smallest step when all steps are multiples of it.
+        id_col, time_col, target_col: long-format column names.
+
+    Returns:
+        ``(entries, layout)``: ``entries[i] = {"start": pd.Period, "target": float32 (T,) [series, long] or
+        (D, T) [wide], "item_id": ...}``, gaps on the frequency grid as NaN; ``layout`` for :func:`to_pandas`.
+
+    Raises:
+        TypeError: not a Series/DataFrame; non-numeric (or boolean) target column(s); an index/time column that
+            is not time-like.
+        ValueError: empty input; unsorted or duplicate timestamps (per id for long); uninferable or mixed
+            frequency; missing long-format columns; an all-NaN series/column/id; inf values.
+    """
+    if isinstance(y, pd.Series):
+        return _from_indexed(y, freq, "series")
+    if not isinstance(y, pd.DataFrame):
+        raise TypeError(f"expected a pandas Series or DataFrame, got {type(y).__name__}")
+    if id_col in y.columns or time_col in y.columns:
+        return _from_long(y, freq, id_col, time_col, target_col)
+    if not isinstance(y.index, (pd.DatetimeIndex, pd.PeriodIndex)) and not (
+        y.index.dtype == object or pd.api.types.is_string_dtype(y.index.dtype)
+    ):
+        raise TypeError(
+            f"the DataFrame index is not time-like (got {type(y.index).__name__} of dtype {y.index.dtype}). A "
+            f"wide frame needs a DatetimeIndex/PeriodIndex; a long frame needs columns {id_col!r}, {time_col!r}, "
+            f"{target_col!r} (pass id_col=, time_col=, target_col=); it has columns {list(y.columns)}"
+        )
+    return _from_indexed(y, freq, "wide")
+
+
+def time_index(layout: PandasLayout, start, length: int) -> pd.Index:
+    """``length`` timestamps (or periods) of the layout's grid from ``start``, in the input's index kind."""
+    if layout.index_kind == "period":
+        return pd.period_range(start=start, periods=length, freq=layout.freq)
+    idx = pd.date_range(start=start, periods=length, freq=layout.freq)
+    return idx if layout.had_freq else pd.DatetimeIndex(idx, freq=None)
+
+
+def _time_index_for(layout: PandasLayout, i: int, length: int) -> pd.Index:
+    return time_index(layout, layout.starts[i], length)
+
+
+def _targets(data: Any, n: int) -> list[np.ndarray]:
+    if isinstance(data, np.ndarray):
+        data = [data]
+    out = [np.asarray(d["target"] if isinstance(d, dict) else d) for d in data]
+    if len(out) != n:
+        raise ValueError(f"got {len(out)} series for a layout of {n} item(s)")
+    return out
+
+
+def to_pandas(data: Iterable[dict] | Sequence[np.ndarray] | np.ndarray, layout: PandasLayout):
+    """Rebuild the pandas object :func:`from_pandas` read (the inverse, up to float32 rounding).
+
+    Args:
+        data: the entries (dicts with ``"target"``) or their target arrays, one per ``layout.ids`` (a single
+            array is accepted for series/wide). Lengths may differ from the input's (e.g. with forecasts
+            appended): the time index continues from each entry's original start.
+        layout: from :func:`from_pandas`.
+
+    Returns:
+        series: ``pd.Series`` ``(T,)``; wide: ``DataFrame`` ``(T, D)``; long: ``DataFrame`` with the three columns,
+        items in order of first appearance, each sorted by time, a fresh RangeIndex. Gaps that were filled stay as
+        NaN rows; a string time index/column comes back as datetimes.
+    """
+    targets = _targets(data, len(layout.ids))
+    if layout.kind == "series":
+        t = targets[0]
+        idx = _time_index_for(layout, 0, t.shape[-1]).rename(layout.index_name)
+        return pd.Series(_restore_dtype(t, layout.dtypes[0]), index=idx, name=layout.columns[0])
+    if layout.kind == "wide":
+        t = np.atleast_2d(targets[0])  # (D, T)
+        idx = _time_index_for(layout, 0, t.shape[-1]).rename(layout.index_name)
+        cols = pd.Index(layout.columns, name=layout.columns_name)
+        if len(cols) != t.shape[0]:
+            raise ValueError(f"target has {t.shape[0]} rows, the layout {len(cols)} columns")
+        return pd.DataFrame(
+            {c: _restore_dtype(row, dt) for c, row, dt in zip(cols, t, layout.dtypes)}, index=idx
+        ).set_axis(cols, axis=1)
+    id_col, time_col, target_col = layout.columns
+    frames = []
+    for i, (item, t) in enumerate(zip(layout.ids, targets)):
+        t = np.asarray(t).reshape(-1)
+        frames.append(pd.DataFrame({
+            id_col: pd.Series([item] * len(t), dtype=layout.id_dtype),
+            time_col: _time_index_for(layout, i, len(t)),
+            target_col: _restore_dtype(t, layout.dtypes[0]),
+        }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)

@@ -13,12 +13,11 @@ Two kinds of tasks:
 * **univariate set** (``m4_hourly``): N ragged series, one window of H steps each (D = 1 per entry).
   Samples: array (N, S, H) or a list of N arrays (S, H).
 
-Metrics are GluonTS's (``MultivariateEvaluator(quantiles=0.05..0.95, target_agg_funcs={'sum': np.sum})``,
-``Evaluator`` for the univariate set), see :func:`score_forecasts`.
+Metrics come from :mod:`tsdiff.evaluation`, which reproduces GluonTS's ``MultivariateEvaluator(quantiles=0.05..0.95,
+target_agg_funcs={'sum': np.sum})`` (``Evaluator`` for the univariate set) exactly; see :func:`score_forecasts`.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Sequence, Union
 
@@ -177,38 +176,19 @@ def _as_sample_array(task: ForecastTask, samples: Samples) -> np.ndarray:
     return arr
 
 
-def sample_quantile(samples: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
-    """GluonTS's ``SampleForecast.quantile``: the sorted sample of index ``round((S - 1) q)`` along ``axis``."""
-    s = samples.shape[axis]
-    return np.take(np.sort(samples, axis=axis), int(np.round((s - 1) * q)), axis=axis)
+def _scores(task: ForecastTask, arr: np.ndarray) -> dict:
+    """The metrics of ``tsdiff.evaluation`` (GluonTS-identical) on samples ``arr`` (see ``_as_sample_array``)."""
+    from tsdiff import evaluation as ev
 
-
-def _gluonts_scores(task: ForecastTask, arr: np.ndarray) -> dict:
-    """crps, crps_sum, nd, nrmse, mae, rmse from GluonTS's evaluators on samples ``arr`` (see ``_as_sample_array``)."""
-    from gluonts.env import env
-    from gluonts.evaluation import Evaluator, MultivariateEvaluator
-    from gluonts.model.forecast import SampleForecast
-
-    starts = task.forecast_starts()
-    h = task.prediction_length
-    forecasts = [SampleForecast(samples=a, start_date=s, item_id=i) for i, (a, s) in enumerate(zip(arr, starts))]
-    series = []
-    for start, hist, target in zip(task.starts, task.histories, task.test_targets):
-        values = np.concatenate([hist.T, target], axis=0)  # (T, D) or (T,)
-        index = pd.period_range(start=start, periods=len(values), freq=start.freq)
-        series.append(pd.DataFrame(values, index=index) if values.ndim == 2 else pd.Series(values, index=index))
-    with warnings.catch_warnings(), env._let(use_tqdm=False):
-        warnings.simplefilter("ignore")  # pandas freq deprecations ("B", "H") inside GluonTS
-        if task.is_multivariate:
-            evaluator = MultivariateEvaluator(quantiles=QUANTILES, target_agg_funcs={"sum": np.sum}, num_workers=0)
-        else:
-            evaluator = Evaluator(quantiles=QUANTILES, num_workers=0)
-        agg, _ = evaluator(iter(series), iter(forecasts), num_series=len(series))
-    scores = {"crps": agg["mean_wQuantileLoss"]}
+    x = np.moveaxis(arr, 1, 0)  # (S, W, H, D) or (S, N, H): sample axis first
+    y = task.test_targets  # (W, H, D) or (N, H)
+    levels = list(QUANTILES)
+    scores = {"crps": ev.crps(x, y, levels)}
     if task.is_multivariate:
-        scores["crps_sum"] = agg["m_sum_mean_wQuantileLoss"]
-    num_values = len(series) * h * (task.target_dim if task.is_multivariate else 1)
-    scores.update(nd=agg["ND"], nrmse=agg["NRMSE"], mae=agg["abs_error"] / num_values, rmse=agg["RMSE"])
+        scores["crps_sum"] = ev.crps_sum(x, y, levels)
+    # every window/series has H points, so pooled means equal GluonTS's mean of per-series means
+    scores.update(nd=ev.nd(x, y), nrmse=ev.nrmse(x, y), mae=ev.mae(x, y), rmse=ev.rmse(x, y),
+                  coverage_80=ev.interval_coverage(x, y, alpha=0.2))
     return scores
 
 
@@ -228,9 +208,6 @@ def score_forecasts(task: ForecastTask, samples: Samples) -> dict:
         ``coverage_80``: fraction of targets in [q0.1, q0.9] (GluonTS's sample quantiles); ``num_samples``: S.
     """
     arr = _as_sample_array(task, samples)
-    scores = _gluonts_scores(task, arr)
-    lo, hi = sample_quantile(arr, 0.1, axis=1), sample_quantile(arr, 0.9, axis=1)  # like test_targets
-    y = task.test_targets
-    scores["coverage_80"] = float(np.mean((y >= lo) & (y <= hi)))
+    scores = {k: float(v) for k, v in _scores(task, arr).items()}
     scores["num_samples"] = int(arr.shape[1])
-    return {k: float(v) if k != "num_samples" else v for k, v in scores.items()}
+    return scores

@@ -55,8 +55,9 @@ def plan(models: list[str], datasets: list[str] | None, preset: str) -> tuple[li
 def run_one(model: str, dataset: str, preset: str, seed: int, threads: int | None, out: Path,
             timeout: float | None) -> tuple[bool, str]:
     """One ``experiments.run`` subprocess; (success, one-line summary). Output goes to ``out/logs/``."""
+    shown_out = os.path.relpath(out.resolve(), REPO) if out.resolve().is_relative_to(REPO) else str(out)
     cmd = [sys.executable, "-m", "experiments.run", "--model", model, "--dataset", dataset, "--preset", preset,
-           "--seed", str(seed), "--out", str(out)]
+           "--seed", str(seed), "--out", shown_out]  # relative to the repository: short recorded commands
     if threads:
         cmd += ["--threads", str(threads)]
     env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))

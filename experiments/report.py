@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from experiments.anchors import ANCHORS
+from experiments.anchors import ANCHORS, REFERENCE_RUNS
 
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
-METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "train_seconds", "sample_seconds")
+METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "coverage_80", "train_seconds", "sample_seconds")
 
 
 def load_results(results_dir: Path) -> list[dict]:
@@ -44,6 +45,28 @@ def _fmt(values: list[float]) -> str:
     return f"{mean:.{digits}f} ± {float(np.std(values, ddof=1)):.{digits}f}"
 
 
+def _preset_label(result: dict) -> str:
+    """``quick``, or ``quick (epochs=5)`` for a run with ``--set`` overrides (kept apart from plain preset runs)."""
+    overrides = result.get("overrides") or {}
+    if not overrides:
+        return result["preset"]
+    return f"{result['preset']} ({', '.join(f'{k}={json.dumps(v)}' for k, v in sorted(overrides.items()))})"
+
+
+def _commands(results: list[dict]) -> list[str]:
+    """The distinct commands, seeds folded: ``... --seed {0,1,2} ...``."""
+    seeds: dict[str, set[int]] = defaultdict(set)
+    for r in results:
+        command = r.get("command", "")
+        if command:
+            seeds[re.sub(r"--seed[= ]\d+", "--seed {}", command)].add(r["seed"])
+    out = []
+    for pattern, found in sorted(seeds.items()):
+        value = str(next(iter(found))) if len(found) == 1 else "{" + ",".join(map(str, sorted(found))) + "}"
+        out.append(pattern.replace("--seed {}", f"--seed {value}"))
+    return out
+
+
 def _fmt_anchor(value) -> str:
     mean, std = value
     return f"{mean:g}" if std is None else f"{mean:g} ± {std:g}"
@@ -53,7 +76,7 @@ def render(results: list[dict]) -> str:
     """Markdown: one table per dataset, rows = model × preset (mean ± std over seeds), then the anchors."""
     groups: dict[str, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        groups[r["dataset"]][(r["model"], r["preset"])].append(r)
+        groups[r["dataset"]][(r["model"], _preset_label(r))].append(r)
     lines = []
     for dataset in sorted(set(groups) | set(ANCHORS)):
         rows = groups.get(dataset, {})
@@ -70,10 +93,11 @@ def render(results: list[dict]) -> str:
             device = f"{device} ({gpu})" if gpu and device == "cuda" else device
             cells = [_fmt([r["metrics"].get(m) for r in runs]) for m in used]
             lines.append(f"| {model} | {preset} | {seeds} | {device} | " + " | ".join(cells) + " |")
-        for label, values, _source in ANCHORS.get(dataset, []):
+        for label, values, source in ANCHORS.get(dataset, []):
             cells = [_fmt_anchor(values[m]) if m in values else "" for m in used]
-            lines.append(f"| *{label}* | published | | | " + " | ".join(cells) + " |")
-        commands = sorted({r.get("command", "") for runs in rows.values() for r in runs} - {""})
+            kind = "reference run" if source == REFERENCE_RUNS else "published"
+            lines.append(f"| *{label}* | {kind} | | | " + " | ".join(cells) + " |")
+        commands = _commands([r for runs in rows.values() for r in runs])
         dates = sorted({r.get("date", "")[:10] for runs in rows.values() for r in runs} - {""})
         machines = sorted({r.get("machine", {}).get("cpu", "") for runs in rows.values() for r in runs} - {""})
         if commands:

@@ -3,11 +3,21 @@
 Loads the preset from ``experiments/presets/<model>/<dataset>.json`` (keys ``quick`` and ``paper``), trains and
 evaluates through ``experiments.models``, writes a JSON result (metrics, config, seed, versions, machine, date,
 wall time) to ``--out`` (default ``experiments/results``) and prints the metrics as one JSON object on its last line.
+
+Result file ``<model>__<dataset>__<preset>__seed<S>.json`` (``...__seed<S>__set-<hash>.json`` with ``--set``):
+``model, dataset, preset, seed, config`` (the preset after overrides), ``overrides`` (the ``--set`` entries),
+``metrics`` (``crps``, ``crps_sum`` for multivariate data, ``nd``, ``nrmse``, ``mae``, ``rmse``, ...,
+``train_seconds``, ``sample_seconds``, ``device``), ``machine`` (``versions``, ``cpu``, ``gpu``, threads, git
+commit), ``date`` (UTC, ISO), ``wall_seconds``, ``command``.
+
+Argument errors (unknown model, dataset the model does not support, missing preset, bad ``--set``, missing data)
+exit with status 2 and a one-line message.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -41,21 +51,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="directory for the result JSON")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                   help="override a preset entry, e.g. --set epochs=5 (value parsed as JSON)")
+                   help="override an entry of the preset, e.g. --set epochs=5 (value parsed as JSON, else a string)")
     return p
 
 
-def parse_overrides(items: list[str]) -> dict:
+def parse_overrides(items: list[str], preset: dict | None = None) -> dict:
+    """``["k=json", ...]`` -> ``{k: value}``; with ``preset``, every key must be one of its entries."""
     overrides = {}
     for item in items:
-        if "=" not in item:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
+        key = key.strip()
+        if preset is not None and key not in preset:
+            raise ValueError(f"--set {key}: not an entry of the preset; entries: {', '.join(sorted(preset))}")
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
             overrides[key] = value
     return overrides
+
+
+def result_name(model: str, dataset: str, preset: str, seed: int, overrides: dict | None = None) -> str:
+    """File name of a result; runs with ``--set`` overrides get a suffix so they never replace plain preset runs."""
+    name = f"{model}__{dataset}__{preset}__seed{seed}"
+    if overrides:
+        digest = hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+        name += f"__set-{digest}"
+    return name + ".json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"choose one of {', '.join(SUPPORTED[args.model])}")
     try:
         config = load_preset(args.model, args.dataset, args.preset)
-        config.update(parse_overrides(args.set))
+        overrides = parse_overrides(args.set, config)
     except ValueError as exc:
         parser.error(str(exc))
+    config.update(overrides)
 
     import torch
 
@@ -86,8 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from tsdiff.data import DatasetNotFoundError
+
     started = time.time()
-    metrics = load_runner(args.model)(args.dataset, config, args.seed, device=device, out_dir=out_dir)
+    try:
+        metrics = load_runner(args.model)(args.dataset, config, args.seed, device=device, out_dir=out_dir)
+    except DatasetNotFoundError as exc:
+        parser.error(f"data of {args.dataset!r} not found (set TSDIFF_DATA to the data root): {exc}")
     wall = time.time() - started
     metrics.setdefault("device", device)
     result = {
@@ -96,14 +125,17 @@ def main(argv: list[str] | None = None) -> int:
         "preset": args.preset,
         "seed": args.seed,
         "config": config,
+        "overrides": overrides,
         "metrics": metrics,
         "machine": environment(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 2),
         "command": "python -m experiments.run " + " ".join(sys.argv[1:] if argv is None else argv),
     }
-    path = out_dir / f"{args.model}__{args.dataset}__{args.preset}__seed{args.seed}.json"
-    path.write_text(json.dumps(result, indent=2, default=float))
+    path = out_dir / result_name(args.model, args.dataset, args.preset, args.seed, overrides)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2, default=float))
+    tmp.replace(path)
     print(f"result written to {path}", file=sys.stderr)
     print(json.dumps(metrics, default=float))
     return 0

@@ -192,22 +192,27 @@ def group_with_gluonts(ds: TrainDatasets, num_test_dates: int, **kwargs) -> tupl
             list(MultivariateGrouper(num_test_dates=num_test_dates, **kwargs)(ds.test)))
 
 
-def synthetic() -> TrainDatasets:
-    """Three daily series with different starts and ends (so grouping pads), 2 test windows of 5."""
+def synthetic(freq: str = "D") -> TrainDatasets:
+    """Three series with different starts and ends (so grouping pads), 2 test windows of 5.
+
+    ``freq="15min"``: same layout on a multiple-of-a-unit frequency (period differences count minutes, not steps).
+    """
     rng = np.random.default_rng(0)
     starts = ["2020-01-01", "2020-01-04", "2019-12-30"]
+    if freq != "D":
+        starts = [str(pd.Timestamp("2020-01-01") + k * pd.Timedelta(freq)) for k in (0, 3, -2)]
     train = [{"start": s, "target": rng.normal(size=n).astype(np.float32), "item_id": f"s{i}"}
              for i, (s, n) in enumerate(zip(starts, [20, 10, 15]))]
-    ends = {"2020-01-01": 25, "2020-01-04": 22, "2019-12-30": 27}  # all end on 2020-01-25
-    test = [{"start": s, "target": rng.normal(size=ends[s] + 5 * k), "item_id": f"s{i}"}
+    ends = [25, 22, 27]  # all end on the same step
+    test = [{"start": s, "target": rng.normal(size=ends[i] + 5 * k), "item_id": f"s{i}"}
             for k in range(2) for i, s in enumerate(starts)]
-    return TrainDatasets(make_metadata(3, "D", 5), ListDataset(train, freq="D"), ListDataset(test, freq="D"))
+    return TrainDatasets(make_metadata(3, freq, 5), ListDataset(train, freq=freq), ListDataset(test, freq=freq))
 
 
 @pytest.mark.parametrize("name, kwargs", [("synthetic", {}), ("synthetic", {"max_target_dim": 2}),
-                                          ("exchange_rate_nips", {}), ("ETTh1", {})])
+                                          ("synthetic_15min", {}), ("exchange_rate_nips", {}), ("ETTh1", {})])
 def test_to_multivariate_equals_multivariate_grouper(name, kwargs):
-    ds = synthetic() if name == "synthetic" else ours(name)
+    ds = synthetic() if name == "synthetic" else synthetic("15min") if name == "synthetic_15min" else ours(name)
     before = copy.deepcopy(list(ds.train)), copy.deepcopy(list(ds.test))
     windows = len(ds.test) // len(ds.train)
     expected_train, expected_test = group_with_gluonts(ds, windows, **kwargs)

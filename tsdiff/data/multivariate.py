@@ -23,11 +23,16 @@ def _as_series(entry: dict) -> pd.Series:
     return pd.Series(entry[TARGET], index=pd.period_range(start=start, periods=len(entry[TARGET]), freq=start.freq))
 
 
+def _steps(a: pd.Period, b: pd.Period) -> int:
+    """Number of periods from ``b`` to ``a``. ``(a - b).n`` counts base units (minutes for "15min"), not steps."""
+    return (a - b).n // b.freq.n
+
+
 def _place(entry: dict, first: pd.Period, last: pd.Period, fill_rule: Callable) -> np.ndarray:
     """The target on the period grid ``[first, last]``, cells outside the series set to ``fill_rule(series)``."""
     target = np.asarray(entry[TARGET])
-    offset = (entry[START] - first).n
-    length = (last - first).n + 1
+    offset = _steps(entry[START], first)
+    length = _steps(last, first) + 1
     if offset == 0 and len(target) == length:
         return target
     out = np.full(length, fill_rule(_as_series(entry)), dtype=np.float64)

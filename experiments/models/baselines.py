@@ -1,0 +1,145 @@
+"""Baselines on the shared protocol (:mod:`experiments.common`): GluonTS seasonal naive and gluonts.torch DeepAR.
+
+Both forecast every univariate test entry of the task (``task.test_inputs()``: the series up to each window) and
+stack the per-entry samples (S, H) into (W, S, H, D) (or (N, S, H) for m4_hourly), so ``crps_sum`` is computed on
+exactly the same windows and targets as for the multivariate models.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from experiments.common import load_forecast_task, score_forecasts
+
+DEEPAR_DEFAULTS = {
+    "epochs": 100,                 # GluonTS DeepAR defaults ("paper" presets)
+    "num_batches_per_epoch": 50,
+    "batch_size": 32,
+    "context_length": None,        # None: prediction_length
+    "num_layers": 2,
+    "hidden_size": 40,
+    "dropout_rate": 0.1,
+    "lr": 1e-3,
+    "num_samples": 100,
+    "use_feat_static_cat": False,  # embed the series index (cardinality = number of series)
+    "prediction_length": None,     # None: the dataset's
+    "num_test_windows": None,      # None: the dataset's
+}
+SEASONAL_NAIVE_DEFAULTS = {"season_length": None, "prediction_length": None, "num_test_windows": None}
+
+
+def _config(defaults: dict, config: dict, model: str) -> dict:
+    unknown = set(config) - set(defaults)
+    if unknown:
+        raise ValueError(f"{model}: unknown config keys {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **config}
+
+
+# warnings GluonTS/Lightning emit on every CPU training run; nothing a user can act on
+_NOISE = ".*(num_workers|does not have many workers|non-tuple|validation_step).*"
+
+
+class _quiet_lightning:
+    """Lightning's per-epoch info lines (checkpoint saved, GPU available, ...) off while training."""
+
+    names = ("lightning.pytorch", "lightning.fabric", "gluonts")
+
+    def __enter__(self):
+        self.levels = [logging.getLogger(n).level for n in self.names]
+        for n in self.names:
+            logging.getLogger(n).setLevel(logging.WARNING)
+
+    def __exit__(self, *exc):
+        for n, level in zip(self.names, self.levels):
+            logging.getLogger(n).setLevel(level)
+
+
+def _forecast_samples(predictor, task) -> tuple[list[np.ndarray], float]:
+    """Per-entry samples (S, H) for ``task.test_inputs()`` and the seconds it took."""
+    started = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pandas deprecations of GluonTS's "B"/"H" frequencies
+        warnings.filterwarnings("ignore", message=".*non-tuple sequence.*")  # inside gluonts.torch.util
+        samples = [np.asarray(f.samples) for f in predictor.predict(task.test_inputs())]
+    return samples, time.time() - started
+
+
+def run_seasonal_naive(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict:
+    """GluonTS ``SeasonalNaivePredictor``: repeats the last season of each series.
+
+    ``season_length`` None = ``gluonts.time_feature.get_seasonality(freq)`` (B: 5, H: 24, D: 1, 15min: 96,
+    10min: 144). It is a point forecast: one sample per entry, so ``crps`` equals ``nd`` (GluonTS's quantile loss
+    of a point forecast) and ``coverage_80`` counts exact hits only. ``seed`` and ``device`` are unused
+    (deterministic, numpy only).
+    """
+    from gluonts.model.seasonal_naive import SeasonalNaivePredictor
+    from gluonts.time_feature import get_seasonality
+
+    cfg = _config(SEASONAL_NAIVE_DEFAULTS, config, "seasonal_naive")
+    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # "H" is deprecated in pandas >= 2.2
+        season = cfg["season_length"] or get_seasonality(task.freq)
+    predictor = SeasonalNaivePredictor(prediction_length=task.prediction_length, season_length=season)
+    samples, seconds = _forecast_samples(predictor, task)
+    metrics = score_forecasts(task, task.stack_entry_samples(samples))
+    return {**metrics, "season_length": season, "train_seconds": 0.0, "sample_seconds": round(seconds, 3),
+            "device": "cpu"}
+
+
+def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict:
+    """gluonts.torch ``DeepAREstimator`` (Student-t output), one global model over the univariate train series.
+
+    Config: see ``DEEPAR_DEFAULTS`` (``epochs`` x ``num_batches_per_epoch`` batches of ``batch_size`` windows).
+    Trained on ``task.dataset.train``; forecasts every test entry with ``num_samples`` sample paths; the samples
+    of the D series are stacked into (S, H, D) per window. Lightning writes its checkpoint to a temporary folder.
+    The transformed train series (time features, computed over the full series) are cached: without the cache
+    they are recomputed for every batch and long series (ETTm1, weather) train ~10x slower.
+    """
+    import lightning.pytorch as pl
+    import torch
+    from gluonts.torch.model.deepar import DeepAREstimator
+
+    cfg = _config(DEEPAR_DEFAULTS, config, "deepar")
+    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"])
+    pl.seed_everything(seed, verbose=False)
+    num_series = len(task.dataset.train)
+    with tempfile.TemporaryDirectory(prefix="deepar_") as tmp:
+        estimator = DeepAREstimator(
+            freq=task.freq,
+            prediction_length=task.prediction_length,
+            context_length=cfg["context_length"],
+            num_layers=cfg["num_layers"],
+            hidden_size=cfg["hidden_size"],
+            dropout_rate=cfg["dropout_rate"],
+            lr=cfg["lr"],
+            batch_size=cfg["batch_size"],
+            num_batches_per_epoch=cfg["num_batches_per_epoch"],
+            num_parallel_samples=cfg["num_samples"],
+            num_feat_static_cat=1 if cfg["use_feat_static_cat"] else 0,
+            cardinality=[num_series] if cfg["use_feat_static_cat"] else None,
+            trainer_kwargs={
+                "max_epochs": cfg["epochs"],
+                "accelerator": "gpu" if device == "cuda" else "cpu",
+                "devices": 1,
+                "default_root_dir": tmp,
+                "logger": False,
+                "enable_progress_bar": False,
+                "enable_model_summary": False,
+            },
+        )
+        started = time.time()
+        with warnings.catch_warnings(), _quiet_lightning():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message=_NOISE)
+            predictor = estimator.train(task.dataset.train, cache_data=True)
+        train_seconds = time.time() - started
+        samples, sample_seconds = _forecast_samples(predictor, task)
+    metrics = score_forecasts(task, task.stack_entry_samples(samples))
+    return {**metrics, "train_seconds": round(train_seconds, 2), "sample_seconds": round(sample_seconds, 2),
+            "device": device, "num_parameters": int(sum(p.numel() for p in predictor.network.parameters())),
+            "torch_threads": torch.get_num_threads()}

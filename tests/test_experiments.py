@@ -1,0 +1,134 @@
+"""The benchmark runner, report and suite on tiny settings (seconds)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from experiments import bench, report, run
+from experiments.models import SUPPORTED
+from tsdiff.data import present_locally
+
+needs_data = pytest.mark.skipif(
+    not os.environ.get("TSDIFF_DATA") or not present_locally("exchange_rate_nips"),
+    reason="TSDIFF_DATA unset or exchange_rate_nips not present")
+
+
+def run_error(capsys, argv: list[str]) -> str:
+    """The one-line message of a run that must fail with exit status 2."""
+    with pytest.raises(SystemExit) as exc:
+        run.main(argv)
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_run_argument_errors(capsys, tmp_path, monkeypatch):
+    assert "invalid choice: 'nope'" in run_error(capsys, ["--model", "nope", "--dataset", "exchange_rate_nips"])
+    err = run_error(capsys, ["--model", "deepar", "--dataset", "physionet_10"])
+    assert "does not run on dataset 'physionet_10'" in err and "exchange_rate_nips" in err
+    monkeypatch.setattr(run, "PRESET_DIR", tmp_path)
+    assert "no preset file" in run_error(capsys, ["--model", "deepar", "--dataset", "ETTh1"])
+    (tmp_path / "deepar").mkdir()
+    (tmp_path / "deepar" / "ETTh1.json").write_text(json.dumps({"paper": {"epochs": 3}}))
+    assert "preset 'quick' not in ETTh1.json" in run_error(capsys, ["--model", "deepar", "--dataset", "ETTh1"])
+    base = ["--model", "deepar", "--dataset", "ETTh1", "--preset", "paper"]
+    assert "--set expects KEY=VALUE" in run_error(capsys, base + ["--set", "epochs"])
+    assert "--set epoch: not an entry of the preset; entries: epochs" in run_error(capsys, base + ["--set", "epoch=1"])
+
+
+@needs_data
+def test_seasonal_naive_run_writes_result(capsys, tmp_path):
+    argv = ["--model", "seasonal_naive", "--dataset", "exchange_rate_nips", "--seed", "1", "--threads", "1",
+            "--out", str(tmp_path)]
+    assert run.main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    metrics = json.loads(last)
+    result = json.loads((tmp_path / "seasonal_naive__exchange_rate_nips__quick__seed1.json").read_text())
+    assert {"model", "dataset", "preset", "seed", "config", "overrides", "metrics", "machine", "date",
+            "wall_seconds", "command"} <= result.keys()
+    assert (result["model"], result["dataset"], result["preset"], result["seed"]) == \
+        ("seasonal_naive", "exchange_rate_nips", "quick", 1)
+    assert result["metrics"] == metrics
+    assert {"crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "coverage_80", "num_samples", "train_seconds",
+            "sample_seconds", "device"} <= metrics.keys()
+    assert metrics["num_samples"] == 1 and metrics["season_length"] == 5
+    assert metrics["crps"] == pytest.approx(metrics["nd"])  # a point forecast: CRPS = absolute error
+    assert 0.005 < metrics["crps_sum"] < 0.02
+    assert {"versions", "cpu", "cpu_count", "torch_threads"} <= result["machine"].keys()
+    assert result["machine"]["versions"]["gluonts"] and result["machine"]["torch_threads"] == 1
+    assert result["command"].startswith("python -m experiments.run --model seasonal_naive")
+    # an override is recorded and goes to its own file
+    assert run.main(argv + ["--set", "season_length=1"]) == 0
+    other = [p for p in tmp_path.glob("*__set-*.json")]
+    assert len(other) == 1 and json.loads(other[0].read_text())["overrides"] == {"season_length": 1}
+
+
+@needs_data
+def test_deepar_tiny_run(tmp_path):
+    from experiments.models.baselines import run_deepar
+
+    config = {"epochs": 1, "num_batches_per_epoch": 2, "batch_size": 8, "hidden_size": 8, "num_samples": 4}
+    metrics = run_deepar("exchange_rate_nips", config, seed=0)
+    assert metrics["num_samples"] == 4 and metrics["device"] == "cpu"
+    assert metrics["crps_sum"] > 0 and metrics["train_seconds"] > 0
+    with pytest.raises(ValueError, match="unknown config keys"):
+        run_deepar("exchange_rate_nips", {"epoch": 1}, seed=0)
+
+
+def fake_result(model, dataset, seed, crps, preset="quick", **extra):
+    return {"model": model, "dataset": dataset, "preset": preset, "seed": seed, "config": {},
+            "metrics": {"crps": crps, "crps_sum": crps / 2, "device": "cpu", **extra},
+            "machine": {"cpu": "Test CPU"}, "date": "2026-01-02T03:04:05+00:00",
+            "command": f"python -m experiments.run --model {model} --dataset {dataset} --seed {seed}"}
+
+
+def test_report_table_and_preserved_text(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    for seed, crps in enumerate([0.010, 0.012, 0.014]):
+        (results / f"deepar_{seed}.json").write_text(json.dumps(fake_result("deepar", "exchange_rate_nips",
+                                                                            seed, crps)))
+    (results / "sn.json").write_text(json.dumps(fake_result("seasonal_naive", "exchange_rate_nips", 0, 0.02)))
+    output = tmp_path / "RESULTS.md"
+    output.write_text(f"# Results\n\nHand-written intro.\n\n{report.BEGIN}\nold table\n{report.END}\n\n"
+                      "## Speed study\n\nHand-written notes.\n")
+    assert report.main(["--results", str(results), "--output", str(output)]) == 0
+    text = output.read_text()
+    assert text.startswith("# Results\n\nHand-written intro.\n")
+    assert text.endswith("## Speed study\n\nHand-written notes.\n")
+    assert "old table" not in text
+    assert "| deepar | quick | 0,1,2 | cpu | 0.0120 ± 0.0020 | 0.0060 ± 0.0010 |" in text
+    assert "| seasonal_naive | quick | 0 | cpu | 0.0200 | 0.0100 |" in text
+    assert "| *TimeGrad (paper)* | published |" in text and "0.006 ± 0.001" in text
+    assert "--seed {0,1,2}" in text and "Test CPU" in text
+    assert "### m4_hourly" in text  # anchors are shown even without runs
+    # idempotent
+    report.main(["--results", str(results), "--output", str(output)])
+    assert output.read_text() == text
+
+
+def test_report_rejects_foreign_json(tmp_path):
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a result file"):
+        report.load_results(tmp_path)
+
+
+def test_bench_plan_and_dry_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("tsdiff.data.present_locally", lambda name: name != "ETTm1")
+    rows, skipped = bench.plan(["seasonal_naive", "timegrad"], None, "quick")
+    assert ("seasonal_naive", "exchange_rate_nips") in rows and ("seasonal_naive", "ETTm1") not in rows
+    assert any("ETTm1: data not present" in s for s in skipped)
+    assert all(d in SUPPORTED["seasonal_naive"] for _, d in rows)
+    assert bench.main(["--dry-run", "--models", "seasonal_naive", "--datasets", "exchange_rate_nips",
+                       "--seeds", "0,1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "seasonal_naive / exchange_rate_nips / quick / seed 1: would run" in out
+    with pytest.raises(SystemExit):
+        bench.main(["--models", "nope"])
+
+
+def test_bench_survives_a_failing_run(tmp_path):
+    ok, summary = bench.run_one("seasonal_naive", "physionet_10", "quick", 0, 1, tmp_path, timeout=120)
+    assert not ok and "FAILED (exit 2)" in summary and "does not run on dataset" in summary
+    assert (tmp_path / "logs" / "seasonal_naive__physionet_10__quick__seed0.log").exists()

@@ -23,9 +23,14 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="demo_output")
     args = parser.parse_args(argv)
 
+    import warnings
+
     import matplotlib
 
     matplotlib.use("Agg")
+    # exchange_rate_nips has business-day frequency; pandas deprecates "B" Periods, which GluonTS still uses
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*json-module.*")
     import torch
 
     from tsdiff.api.forecast import Forecast

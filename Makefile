@@ -11,7 +11,7 @@ endif
 # Two cores: spinning OpenMP workers slow everything down when the other core is busy.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test test-fast bench-quick bench clean
+.PHONY: install demo test test-fast bench-quick bench speed clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,11 +31,20 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
+# Both benchmark targets end with the sampling speed study (quick preset unless SPEED_PRESET is set).
+SPEED_PRESET ?= quick
+
 bench-quick: install
 	$(PY) -m experiments.bench --preset quick
+	$(MAKE) speed
 
 bench: install
 	$(PY) -m experiments.bench --preset paper
+	$(MAKE) speed
+
+# Sampling time vs accuracy (ddpm/ddim) and batched vs batch-1 sampling -> experiments/results/speed/speed.{json,md,png}
+speed: install
+	$(PY) -m experiments.speed --preset $(SPEED_PRESET) --threads 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -91,6 +91,16 @@ class ForecastTask:
             out.append({**entry, "target": np.asarray(entry["target"])[:-self.prediction_length]})
         return out
 
+    def window_inputs(self) -> list[dict]:
+        """Multivariate tasks: one GluonTS entry per test window, the history before it (``start``, ``target`` (D, T_w)).
+
+        A multivariate predictor's forecasts of these, in order (a list of W arrays (S, H, D)), are what
+        :func:`score_forecasts` takes.
+        """
+        if not self.is_multivariate:
+            raise ValueError(f"{self.name} is a univariate set; use test_inputs()")
+        return [{"start": start, "target": history} for start, history in zip(self.starts, self.histories)]
+
     def stack_entry_samples(self, per_entry: Sequence[np.ndarray]) -> Samples:
         """Per-entry samples (S, H), in ``test_inputs()`` order -> (W, S, H, D), or (N, S, H) for the univariate set."""
         if len(per_entry) != self.num_test_entries:

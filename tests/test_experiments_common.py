@@ -123,6 +123,17 @@ def test_entry_order_and_perfect_forecast():
     assert all(len(i["target"]) == len(e["target"]) - 5 for i, e in zip(inputs, task.dataset.test))
 
 
+def test_window_inputs_are_the_multivariate_histories():
+    task = task_from_dataset("synthetic", synthetic(), multivariate=True)
+    windows = task.window_inputs()
+    grouped = list(task.multivariate.test)
+    assert len(windows) == task.num_windows == 2
+    for w, g in zip(windows, grouped):  # each window's entry minus its last H steps
+        assert w["start"] == g["start"] and np.array_equal(w["target"], np.asarray(g["target"])[:, :-5])
+    with pytest.raises(ValueError, match="univariate"):
+        task_from_dataset("synthetic", synthetic(multivariate=False), multivariate=False).window_inputs()
+
+
 def test_bad_samples_are_rejected():
     task = task_from_dataset("synthetic", synthetic(), multivariate=True)
     good = random_samples(task)

@@ -1,0 +1,448 @@
+"""Speed study: sampling time against accuracy for the batched DDPM/DDIM samplers, and against a batch-1 loop.
+
+``python -m experiments.speed [--preset quick] [--seed 0] [--threads 1] [--out experiments/results/speed]
+[--models timegrad,csdi] [--datasets ...] [--ddim-steps 50,20,10] [--loop-samples N] [--set [SCOPE:]KEY=JSON]``
+
+For each study (TimeGrad and CSDI on exchange_rate_nips, CSDI on PhysioNet 10 %), ONE model is trained with the
+preset's config; then, in the same process, the whole test set is sampled with ddpm over all T steps and with ddim
+at 50 (if ≤ T), 20 and 10 steps, timed and scored (forecasts: ``experiments.common.score_forecasts``; imputation:
+CRPS/MAE on the evaluation targets, ``experiments.models.csdi.imputation_metrics``). The batched sampler (all
+samples of a window go through the network together) is also compared with the reference implementations' loop
+(batch 1, one sample per call): that loop is timed on a few samples of the first window/series and extrapolated
+linearly to the whole test set — the output says so. Everything runs on the CPU.
+
+``--set`` overrides preset entries: ``epochs=1`` (every study), ``csdi:epochs=1`` (one model) or
+``csdi/physionet_10:max_test=4`` (one study). Outputs in ``--out``: ``speed.json`` (every row, configs, machine),
+``speed.md`` (the tables, also printed) and ``speed.png`` (CRPS-sum / CRPS against sampling seconds, log x).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts (torch's import): set before it
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import datetime as dt  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable, Optional  # noqa: E402
+
+STUDIES = (("timegrad", "exchange_rate_nips"), ("csdi", "exchange_rate_nips"), ("csdi", "physionet_10"))
+DDIM_STEPS = (50, 20, 10)
+LOOP_SAMPLES = 5
+DEFAULT_OUT = Path(__file__).parent / "results" / "speed"
+
+
+@dataclass
+class Study:
+    """One trained model and how to sample and score its test set.
+
+    ``sample(sampler, num_steps)``: samples of the whole test set, batched (``num_steps`` None for ddpm);
+    ``sample_one(seed)``: one ddpm sample of the first window/series with batch 1; ``score(samples)``: metrics.
+    """
+
+    model: str
+    dataset: str
+    kind: str  # "forecast" or "imputation"
+    diffusion_steps: int  # T
+    num_units: int  # test windows (forecast) or series (imputation)
+    num_samples: int
+    train_seconds: float
+    sample: Callable[[str, Optional[int]], Any]
+    sample_one: Callable[[int], Any]
+    score: Callable[[Any], dict]
+
+    @property
+    def unit(self) -> str:
+        return "window" if self.kind == "forecast" else "series"
+
+    @property
+    def units(self) -> str:
+        return "windows" if self.kind == "forecast" else "series"
+
+
+def _timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _attributes(obj, **values):
+    """Set attributes of ``obj`` for the duration of the block."""
+    old = {k: getattr(obj, k) for k in values}
+    for k, v in values.items():
+        setattr(obj, k, v)
+    try:
+        yield obj
+    finally:
+        for k, v in old.items():
+            setattr(obj, k, v)
+
+
+# -- training: the estimators/imputer built from a preset exactly as the runners' run() build them ------------------
+def _cpu_trainer_kwargs(config: dict, workdir: str) -> dict:
+    return dict(max_epochs=int(config.get("epochs", 10)), accelerator="cpu", devices=1, default_root_dir=workdir,
+                logger=False, enable_progress_bar=bool(config.get("progress", False)), enable_model_summary=False)
+
+
+def train_timegrad(task, config: dict, seed: int, workdir: str):
+    """As ``experiments.models.timegrad.run``: a ``TimeGradEstimator`` from the preset, trained on the task."""
+    from experiments.models.timegrad import MODEL_KEYS
+    from tsdiff.models.timegrad import TimeGradEstimator
+
+    trainer_kwargs = {**_cpu_trainer_kwargs(config, workdir), **config.get("trainer_kwargs", {})}
+    estimator = TimeGradEstimator(
+        freq=task.freq, prediction_length=task.prediction_length, target_dim=task.target_dim,
+        num_parallel_samples=int(config.get("num_samples", 100)), sampler=config.get("sampler", "ddpm"),
+        sampling_steps=config.get("sampling_steps"), eta=config.get("eta", 0.0), seed=seed,
+        trainer_kwargs=trainer_kwargs, **{k: config[k] for k in MODEL_KEYS if k in config},
+    )
+    return estimator.train(task.multivariate.train)
+
+
+def train_csdi_forecaster(task, config: dict, seed: int, workdir: str):
+    """As ``experiments.models.csdi.run`` (forecasting): a ``CSDIEstimator`` from the preset, trained on the task."""
+    import lightning.pytorch as pl
+
+    from experiments.models.csdi import NETWORK_KEYS
+    from tsdiff.models.csdi import CSDIEstimator
+
+    P = task.prediction_length
+    pl.seed_everything(seed, workers=True, verbose=False)
+    estimator = CSDIEstimator(
+        freq=task.freq, prediction_length=P, target_dim=task.target_dim,
+        context_length=config.get("context_length", P), lr=config["lr"], batch_size=config["batch_size"],
+        num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
+        prediction_batch_size=config.get("prediction_batch_size", 64),
+        trainer_kwargs=_cpu_trainer_kwargs(config, workdir), **{k: config[k] for k in NETWORK_KEYS if k in config},
+    )
+    return estimator.train(task.multivariate.train)
+
+
+def train_csdi_imputer(train, config: dict, seed: int):
+    """As ``experiments.models.csdi.run`` (imputation): a ``CSDIImputer`` fitted on the (first ``max_train``) stays."""
+    from experiments.models.csdi import NETWORK_KEYS
+    from tsdiff.models.csdi import CSDIImputer
+
+    n = config.get("max_train")
+    imputer = CSDIImputer(num_features=train.values.shape[2], normalize=False,
+                          **{k: config[k] for k in NETWORK_KEYS if k in config})
+    return imputer.fit(train.values[:n], train.observed_mask[:n], epochs=config["epochs"],
+                       batch_size=config["batch_size"], lr=config["lr"],
+                       mask_strategy=config.get("mask_strategy", "random"), seed=seed,
+                       progress=bool(config.get("progress", False)), max_seconds=config.get("max_train_seconds"))
+
+
+# -- sampling: one function per model, (windows, num_samples, sampler, steps, seed) -> W arrays (S, H, D) ---------
+def timegrad_sampler(predictor):
+    def sample(windows, num_samples: int, sampler: str, steps, seed: int):
+        forecasts = predictor.predict(windows, num_samples=num_samples, seed=seed, sampler=sampler,
+                                      sampling_steps=steps)
+        return [f.samples for f in forecasts]
+
+    return sample, predictor.prediction_net.model.diffusion.num_steps
+
+
+def csdi_sampler(predictor):
+    import torch
+
+    net = predictor.prediction_net.model  # CSDIForecastModel: its sampler settings are plain attributes
+
+    def sample(windows, num_samples: int, sampler: str, steps, seed: int):
+        torch.manual_seed(seed)
+        with _attributes(net, sampler=sampler, num_sampling_steps=steps, num_parallel_samples=num_samples):
+            return [f.samples for f in predictor.predict(windows, num_samples=num_samples)]
+
+    return sample, net.model.diffusion.num_steps
+
+
+FORECASTERS = {"timegrad": (train_timegrad, timegrad_sampler), "csdi": (train_csdi_forecaster, csdi_sampler)}
+
+
+# -- studies ----------------------------------------------------------------------------------------------------------
+def forecast_study(model: str, task, config: dict, seed: int) -> Study:
+    """Train ``model`` on a multivariate ``ForecastTask`` (``experiments.common``) and wrap its predictor."""
+    from gluonts.dataset.common import ListDataset
+
+    from experiments.common import score_forecasts
+
+    train, make_sampler = FORECASTERS[model]
+    with tempfile.TemporaryDirectory(prefix=f"speed_{model}_") as workdir:
+        predictor, train_seconds = _timed(train, task, config, seed, workdir)
+    sample, T = make_sampler(predictor)
+    windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
+    first = ListDataset(task.window_inputs()[:1], freq=task.freq, one_dim_target=False)
+    S = int(config.get("num_samples", 100))
+    return Study(model, task.name, "forecast", T, task.num_windows, S, train_seconds,
+                 sample=lambda sampler, steps: sample(windows, S, sampler, steps, seed),
+                 sample_one=lambda seed_: sample(first, 1, "ddpm", None, seed_),
+                 score=lambda samples: score_forecasts(task, samples))
+
+
+def imputation_study(dataset: str, splits: dict, config: dict, seed: int) -> Study:
+    """Fit a ``CSDIImputer`` on ``splits["train"]``; impute the (first ``max_test``) test series' eval targets."""
+    import torch
+
+    from experiments.models.csdi import imputation_metrics
+
+    imputer, train_seconds = _timed(train_csdi_imputer, splits["train"], config, seed)
+    test, n = splits["test"], config.get("max_test")
+    values, given = test.values[:n], test.given_mask[:n]
+    target, eval_mask = torch.as_tensor(test.values[:n]), torch.as_tensor(test.eval_mask[:n])
+    S, batch = int(config["num_samples"]), config.get("impute_batch_size")
+
+    def sample(sampler, steps):
+        return imputer.impute(values, given, num_samples=S, sampler=sampler, num_steps=steps, seed=seed,
+                              batch_size=batch)
+
+    def sample_one(seed_):
+        return imputer.impute(values[:1], given[:1], num_samples=1, sampler="ddpm", seed=seed_, batch_size=1)
+
+    return Study("csdi", dataset, "imputation", imputer.model.diffusion.num_steps, len(values), S, train_seconds,
+                 sample=sample, sample_one=sample_one,
+                 score=lambda samples: imputation_metrics(samples, target, eval_mask))
+
+
+def load_data(dataset: str, config: dict):
+    """A ``ForecastTask`` (``experiments.common.load_forecast_task``) or PhysioNet splits (``tsdiff.data``)."""
+    if dataset.startswith("physionet_"):
+        from tsdiff.data import load_physionet
+
+        ratio = int(dataset.split("_")[1]) / 100.0
+        return load_physionet(missing_ratio=ratio, seed=config.get("data_seed", 1), fold=config.get("fold", 0))
+    from experiments.common import load_forecast_task
+
+    return load_forecast_task(dataset)
+
+
+def build_study(model: str, dataset: str, data, config: dict, seed: int) -> Study:
+    """Train one model on ``data`` (from :func:`load_data`, or a synthetic stand-in) and return its study."""
+    if isinstance(data, dict):
+        return imputation_study(dataset, data, config, seed)
+    return forecast_study(model, data, config, seed)
+
+
+# -- measurements -----------------------------------------------------------------------------------------------------
+def sampler_settings(T: int, ddim_steps=DDIM_STEPS) -> list[tuple[str, int]]:
+    """ddpm over all T steps, then ddim at each of ``ddim_steps`` that is ≤ T."""
+    return [("ddpm", T)] + [("ddim", int(n)) for n in ddim_steps if int(n) <= T]
+
+
+def measure_samplers(study: Study, ddim_steps=DDIM_STEPS) -> list[dict]:
+    """One row per sampler setting: seconds to sample the whole test set (batched) and the scores."""
+    rows = []
+    for sampler, steps in sampler_settings(study.diffusion_steps, ddim_steps):
+        samples, seconds = _timed(study.sample, sampler, None if sampler == "ddpm" else steps)
+        rows.append(dict(model=study.model, dataset=study.dataset, kind=study.kind, sampler=sampler, steps=steps,
+                         sample_seconds=seconds, num_units=study.num_units, **study.score(samples)))
+    for row in rows:
+        row["speedup_vs_ddpm"] = rows[0]["sample_seconds"] / row["sample_seconds"]
+    return rows
+
+
+def measure_loop(study: Study, batched_seconds: float, loop_samples: int = LOOP_SAMPLES) -> dict:
+    """The batch-1 loop (one sample per call), timed on ``loop_samples`` samples and extrapolated linearly."""
+    _, seconds = _timed(lambda: [study.sample_one(1000 + i) for i in range(loop_samples)])
+    per_sample = seconds / loop_samples
+    total = per_sample * study.num_units * study.num_samples
+    return dict(
+        model=study.model, dataset=study.dataset, sampler="ddpm", steps=study.diffusion_steps,
+        batched_seconds=batched_seconds, looped_samples_timed=loop_samples, looped_seconds_per_sample=per_sample,
+        looped_seconds_extrapolated=total, speedup=total / batched_seconds, extrapolated=True,
+        note=(f"looped = the same ddpm sampler with batch 1 (one sample of one {study.unit} per call), timed on "
+              f"{loop_samples} samples of the first {study.unit} and extrapolated linearly to "
+              f"{study.num_units} {study.units} x {study.num_samples} samples"),
+    )
+
+
+def run_study(study: Study, ddim_steps=DDIM_STEPS, loop_samples: int = LOOP_SAMPLES) -> tuple[list[dict], dict]:
+    rows = measure_samplers(study, ddim_steps)
+    return rows, measure_loop(study, rows[0]["sample_seconds"], loop_samples)
+
+
+def study_info(study: Study, config: dict) -> dict:
+    return dict(model=study.model, dataset=study.dataset, kind=study.kind, diffusion_steps=study.diffusion_steps,
+                num_units=study.num_units, units=study.units, num_samples=study.num_samples,
+                train_seconds=study.train_seconds, config=config)
+
+
+# -- outputs ----------------------------------------------------------------------------------------------------------
+def _num(value, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def render_markdown(result: dict) -> str:
+    """The two tables (sampler settings; batched against the batch-1 loop) with the settings they ran under."""
+    s, m = result["settings"], result["machine"]
+    lines = ["# Sampling speed study", "",
+             f"Preset `{result['preset']}`, seed {result['seed']}, torch threads {s['torch_threads']}, "
+             f"OMP_WAIT_POLICY={s['omp_wait_policy']}; {m.get('cpu')} ({m.get('cpu_count')} cores), "
+             f"torch {m.get('versions', {}).get('torch')}, {result['date']}.", "",
+             f"Command: `{result['command']}`", "",
+             "Sampling seconds: the whole test set, all samples of a window/series batched through the network "
+             "(one call per step); every row of a model uses the same trained network. CRPS/CRPS-sum: "
+             "`experiments.common.score_forecasts`; imputation CRPS/MAE on the evaluation targets.", "",
+             "| model | dataset | sampler | steps | sampling s | × vs ddpm | CRPS | CRPS-sum | MAE |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['model']} | {r['dataset']} | {r['sampler']} | {r['steps']} | {_num(r['sample_seconds'], 2)}"
+                     f" | {_num(r['speedup_vs_ddpm'], 1)} | {_num(r.get('crps'))} | {_num(r.get('crps_sum'))}"
+                     f" | {_num(r.get('mae'))} |")
+    lines += ["", "Batched sampler against one sample at a time (batch 1; **looped times are extrapolated**):", "",
+              "| model | dataset | sampler | batched s | looped s/sample | looped s (extrapolated) | speed-up |",
+              "|---|---|---|---|---|---|---|"]
+    for r in result["loops"]:
+        lines.append(f"| {r['model']} | {r['dataset']} | {r['sampler']}{r['steps']} | {_num(r['batched_seconds'], 2)}"
+                     f" | {_num(r['looped_seconds_per_sample'], 3)} | {_num(r['looped_seconds_extrapolated'], 1)}"
+                     f" | {_num(r['speedup'], 1)} |")
+    lines += [""] + [f"- {r['model']} / {r['dataset']}: {r['note']}." for r in result["loops"]]
+    lines += [""] + [f"- {st['model']} / {st['dataset']}: trained in {st['train_seconds']:.0f} s "
+                     f"(T = {st['diffusion_steps']}, {st['num_units']} {st['units']} x {st['num_samples']} samples)."
+                     for st in result["studies"]]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, path: Path) -> None:
+    """One panel per study: CRPS-sum (forecast) or CRPS (imputation) against sampling seconds, log x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    studies = result["studies"]
+    fig, axes = plt.subplots(1, len(studies), figsize=(4.5 * len(studies), 3.6), squeeze=False)
+    for ax, st in zip(axes[0], studies):
+        metric = "crps_sum" if st["kind"] == "forecast" else "crps"
+        rows = [r for r in result["rows"] if (r["model"], r["dataset"]) == (st["model"], st["dataset"])]
+        for sampler, style in (("ddim", "o-"), ("ddpm", "s")):
+            chosen = [r for r in rows if r["sampler"] == sampler]
+            ax.plot([r["sample_seconds"] for r in chosen], [r[metric] for r in chosen], style,
+                    label=f"{sampler} (batched)")
+        for r in rows:
+            ax.annotate(f"{r['sampler']} {r['steps']}", (r["sample_seconds"], r[metric]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=8)
+        ddpm = next(r for r in rows if r["sampler"] == "ddpm")
+        for loop in (r for r in result["loops"] if (r["model"], r["dataset"]) == (st["model"], st["dataset"])):
+            ax.plot([loop["looped_seconds_extrapolated"]], [ddpm[metric]], "x", color="C3",
+                    label="ddpm, batch-1 loop (extrapolated)")
+        ax.set_xscale("log")
+        ax.set(title=f"{st['model']} / {st['dataset']}", xlabel="sampling seconds (test set, log)",
+               ylabel="CRPS-sum" if metric == "crps_sum" else "CRPS")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(result: dict, out: Path) -> dict:
+    """``speed.json``, ``speed.md`` and ``speed.png`` in ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "speed.json", "md": out / "speed.md", "png": out / "speed.png"}
+    paths["json"].write_text(json.dumps(result, indent=2, default=float))
+    paths["md"].write_text(render_markdown(result))
+    plot(result, paths["png"])
+    return paths
+
+
+# -- driver -----------------------------------------------------------------------------------------------------------
+def parse_sets(items: list[str]) -> list[tuple[Optional[str], str, Any]]:
+    """``[SCOPE:]KEY=JSON`` -> (scope, key, value); scope is ``model`` or ``model/dataset`` (None: every study)."""
+    from experiments.run import parse_overrides
+
+    out = []
+    for item in items:
+        scope, sep, rest = item.partition(":")
+        if not sep or "=" in scope:
+            scope, rest = None, item
+        ((key, value),) = parse_overrides([rest]).items()
+        out.append((scope, key, value))
+    return out
+
+
+def study_config(model: str, dataset: str, preset: str, sets) -> dict:
+    from experiments.run import load_preset
+
+    config = load_preset(model, dataset, preset)
+    config.update({k: v for scope, k, v in sets if scope in (None, model, f"{model}/{dataset}")})
+    return config
+
+
+def run_all(plan, config_of: Callable[[str, str], dict], seed: int, ddim_steps=DDIM_STEPS,
+            loop_samples: Optional[int] = None, data_loader=load_data) -> dict:
+    """Train and measure every (model, dataset) of ``plan``: ``{"seed", "ddim_steps", "studies", "rows", "loops"}``.
+
+    ``config_of(model, dataset)``: the config of a study; ``data_loader(dataset, config)``: its data.
+    """
+    studies, rows, loops = [], [], []
+    for model, dataset in plan:
+        config = config_of(model, dataset)
+        print(f"{model} / {dataset}: training...", flush=True)
+        study = build_study(model, dataset, data_loader(dataset, config), config, seed)
+        k = loop_samples or int(config.get("speed_loop_samples", LOOP_SAMPLES))
+        study_rows, loop = run_study(study, ddim_steps, k)
+        studies.append(study_info(study, config))
+        rows += study_rows
+        loops.append(loop)
+    return dict(seed=seed, ddim_steps=list(ddim_steps), studies=studies, rows=rows, loops=loops)
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments.speed", description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="quick", choices=["quick", "paper"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1; 0: torch's choice)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), help="directory for speed.json, speed.md, speed.png")
+    p.add_argument("--models", type=_csv, default=["timegrad", "csdi"])
+    p.add_argument("--datasets", type=_csv, default=None, help="comma-separated filter of the studies' datasets")
+    p.add_argument("--ddim-steps", type=lambda v: [int(x) for x in _csv(v)], default=list(DDIM_STEPS))
+    p.add_argument("--loop-samples", type=int, default=None,
+                   help=f"samples timed in the batch-1 loop (default: the preset's speed_loop_samples, else "
+                        f"{LOOP_SAMPLES})")
+    p.add_argument("--set", action="append", default=[], metavar="[SCOPE:]KEY=JSON",
+                   help="override a preset entry; SCOPE = model or model/dataset (default: every study)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from experiments.env_info import environment
+
+    args = build_parser().parse_args(argv)
+    # GluonTS's splitter adds offsets to business-day Periods at every prediction call (exchange_rate_nips)
+    warnings.filterwarnings("ignore", message="Period with BDay freq is deprecated", category=FutureWarning)
+    plan = [(m, d) for m, d in STUDIES if m in args.models and (args.datasets is None or d in args.datasets)]
+    if not plan:
+        build_parser().error(f"no study matches --models {args.models} --datasets {args.datasets}")
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sets = parse_sets(args.set)
+    result = run_all(plan, lambda m, d: study_config(m, d, args.preset, sets), args.seed, args.ddim_steps,
+                     args.loop_samples)
+    result.update(
+        preset=args.preset,
+        settings=dict(torch_threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
+                      device="cpu"),
+        overrides=args.set, machine=environment(),
+        date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        command="python -m experiments.speed " + " ".join(sys.argv[1:] if argv is None else argv),
+    )
+    paths = write_outputs(result, Path(args.out))
+    print(render_markdown(result))
+    print("written: " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The speed study (experiments.speed) end to end on tiny synthetic tasks and tiny networks (seconds)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from gluonts.dataset.common import ListDataset, TrainDatasets
+
+from experiments import speed
+from experiments.common import task_from_dataset
+from tsdiff.data.entries import make_metadata
+from tsdiff.data.imputation.base import ImputationData
+
+H, D, W = 4, 3, 2
+TINY = {
+    "timegrad": dict(epochs=1, num_batches_per_epoch=2, batch_size=8, num_samples=8, context_length=8, num_layers=1,
+                     hidden_size=8, residual_layers=2, residual_channels=4, num_diffusion_steps=20, lags_seq=[1]),
+    "csdi": dict(epochs=1, num_batches_per_epoch=2, batch_size=8, lr=1e-3, num_samples=8, context_length=8,
+                 channels=8, layers=1, heads=1, dim_feedforward=8, num_steps=20, max_test=3),
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def forecast_task():
+    """D aligned series, W rolling test windows of H steps (test entries window-major, as the benchmarks)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(80 + W * H)
+    full = np.stack([np.sin(2 * np.pi * (t + 3 * d) / 12) + 2 + 0.1 * rng.standard_normal(t.size) for d in range(D)])
+    train = [{"start": "2021-01-01", "target": full[d, :80], "feat_static_cat": [d]} for d in range(D)]
+    test = [{"start": "2021-01-01", "target": full[d, :80 + (w + 1) * H], "feat_static_cat": [d]}
+            for w in range(W) for d in range(D)]
+    ds = TrainDatasets(make_metadata(D, "h", H), ListDataset(train, freq="h"), ListDataset(test, freq="h"))
+    return task_from_dataset("tiny_forecast", ds, multivariate=True)
+
+
+def imputation_splits(n: int = 8, L: int = 12, K: int = 3) -> dict:
+    rng = np.random.default_rng(1)
+    values = np.sin(np.arange(L)[None, :, None] / 2 + rng.uniform(0, 6, (n, 1, K))).astype(np.float32)
+    observed = np.ones((n, L, K), dtype=bool)
+    eval_mask = rng.random((n, L, K)) < 0.2
+
+    def split(name):
+        return ImputationData(values, observed, eval_mask, observed & ~eval_mask, name, np.zeros(K), np.ones(K),
+                              tuple("abc"[:K]))
+
+    return {"train": split("train"), "test": split("test")}
+
+
+def tiny_data(dataset, config):
+    return imputation_splits() if dataset == "tiny_imputation" else forecast_task()
+
+
+def test_speed_study_tiny_end_to_end(tmp_path):
+    plan = [("timegrad", "tiny_forecast"), ("csdi", "tiny_forecast"), ("csdi", "tiny_imputation")]
+    result = speed.run_all(plan, lambda model, dataset: dict(TINY[model]), seed=0, loop_samples=2,
+                           data_loader=tiny_data)
+    result.update(preset="tiny", settings=dict(torch_threads=1, omp_wait_policy="PASSIVE", device="cpu"),
+                  machine={"cpu": "test"}, date="today", command="pytest")
+    paths = speed.write_outputs(result, tmp_path)
+
+    # T = 20: ddpm over all 20 steps, ddim at 20 and 10 (50 > T is skipped), for every study
+    assert [(r["model"], r["dataset"], r["sampler"], r["steps"]) for r in result["rows"]] == [
+        (m, d, s, n) for m, d in plan for s, n in (("ddpm", 20), ("ddim", 20), ("ddim", 10))]
+    for r in result["rows"]:
+        assert r["sample_seconds"] > 0 and np.isfinite(r["crps"]) and r["crps"] > 0
+        assert ("crps_sum" in r) == (r["kind"] == "forecast") and ("mae" in r)
+    assert [s["num_units"] for s in result["studies"]] == [W, W, 3]
+    assert {s["num_samples"] for s in result["studies"]} == {8}
+    for loop in result["loops"]:
+        assert loop["extrapolated"] and loop["looped_samples_timed"] == 2 and "extrapolated linearly" in loop["note"]
+        assert loop["looped_seconds_extrapolated"] == pytest.approx(loop["looped_seconds_per_sample"] * 8 *
+                                                                    (3 if loop["dataset"] == "tiny_imputation" else W))
+        assert loop["speedup"] >= 1, loop  # 16-24 samples batched against one network call per sample
+
+    saved = json.loads(paths["json"].read_text())
+    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
+    assert paths["png"].stat().st_size > 1000
+    table = paths["md"].read_text()
+    assert table.count("| timegrad | tiny_forecast | ddim |") == 2 and "looped times are extrapolated" in table
+
+
+def test_settings_and_overrides():
+    assert speed.sampler_settings(100) == [("ddpm", 100), ("ddim", 50), ("ddim", 20), ("ddim", 10)]
+    assert speed.sampler_settings(50) == [("ddpm", 50), ("ddim", 50), ("ddim", 20), ("ddim", 10)]
+    sets = speed.parse_sets(["epochs=1", "csdi:num_samples=4", "csdi/physionet_10:max_test=2"])
+    assert sets == [(None, "epochs", 1), ("csdi", "num_samples", 4), ("csdi/physionet_10", "max_test", 2)]
+    tg = speed.study_config("timegrad", "exchange_rate_nips", "quick", sets)
+    assert tg["epochs"] == 1 and tg["num_samples"] == 100 and "max_test" not in tg
+    ex = speed.study_config("csdi", "exchange_rate_nips", "quick", sets)
+    assert (ex["epochs"], ex["num_samples"]) == (1, 4) and "max_test" not in ex
+    assert speed.study_config("csdi", "physionet_10", "quick", sets)["max_test"] == 2

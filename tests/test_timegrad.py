@@ -234,4 +234,5 @@ def test_small_fit_beats_seasonal_naive(tmp_path):
     model_crps = quantile_crps(forecast.samples, truth)
     naive = train[:, -24:][:, :P].T  # same hour yesterday
     naive_crps = quantile_crps(naive[None], truth)
+    print(f"CRPS model {model_crps:.4f} vs seasonal naive {naive_crps:.4f}")
     assert model_crps < naive_crps, (model_crps, naive_crps)

@@ -91,6 +91,20 @@ def test_denoiser_output_layer_is_zero_and_shapes():
     assert torch.all(out == 0)  # zero-initialised output ⇒ ε̂ = 0 before training
 
 
+@pytest.mark.parametrize("dilation,circular", [(1, True), (2, True), (4, False), (1, False)])
+def test_series_conv_equals_conv1d(dilation, circular):
+    """SeriesConv (channels-last matmul) is exactly nn.Conv1d over the series axis with circular/zero padding."""
+    from tsdiff.models.timegrad.denoiser import SeriesConv
+
+    conv = SeriesConv(4, 6, 3, dilation, circular=circular)
+    ref = torch.nn.Conv1d(4, 6, 3, padding=dilation, dilation=dilation, padding_mode="circular" if circular else "zeros")
+    with torch.no_grad():  # Linear weight (out, k·in) with taps k outer → Conv1d weight (out, in, k)
+        ref.weight.copy_(conv.weight.view(6, 3, 4).permute(0, 2, 1))
+        ref.bias.copy_(conv.bias)
+    x = torch.randn(5, 7, 4)  # (N, D, C)
+    torch.testing.assert_close(conv(x), ref(x.transpose(1, 2)).transpose(1, 2))
+
+
 def test_denoiser_handles_single_series():
     net = EpsilonTheta(target_dim=1, cond_dim=3, num_steps=5)  # dilation 2 > D: falls back to zero padding
     assert net(torch.randn(2, 1), torch.zeros(2, dtype=torch.long), torch.randn(2, 3)).shape == (2, 1)
@@ -220,4 +234,5 @@ def test_small_fit_beats_seasonal_naive(tmp_path):
     model_crps = quantile_crps(forecast.samples, truth)
     naive = train[:, -24:][:, :P].T  # same hour yesterday
     naive_crps = quantile_crps(naive[None], truth)
+    print(f"CRPS model {model_crps:.4f} vs seasonal naive {naive_crps:.4f}")
     assert model_crps < naive_crps, (model_crps, naive_crps)

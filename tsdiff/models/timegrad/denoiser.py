@@ -10,6 +10,7 @@ padding), but one large matmul is several times faster on CPU than mkldnn's conv
 sampling calls the network T × prediction_length times.
 """
 import math
+from typing import Optional
 
 import torch
 from torch import nn
@@ -66,11 +67,15 @@ class SeriesConv(nn.Module):
 
 
 class CondUpsampler(nn.Module):
-    """Conditioning vector → one value per series: (N, cond_dim) → (N, D, 1), two leaky-ReLU linear layers."""
+    """Conditioning vector → one value per series: (N, cond_dim) → (N, D, 1), two leaky-ReLU linear layers.
 
-    def __init__(self, cond_dim: int, target_dim: int):
+    ``hidden``: width of the middle layer; TimeGrad's reference uses D // 2, which squeezes the D per-series
+    conditioning values through D/2 numbers.
+    """
+
+    def __init__(self, cond_dim: int, target_dim: int, hidden: Optional[int] = None):
         super().__init__()
-        mid = max(target_dim // 2, 1)
+        mid = max(target_dim // 2 if hidden is None else hidden, 1)
         self.linear1 = nn.Linear(cond_dim, mid)
         self.linear2 = nn.Linear(mid, target_dim)
 
@@ -117,6 +122,7 @@ class EpsilonTheta(nn.Module):
         residual_channels: channels C inside the blocks (default 8).
         dilation_cycle_length: block i uses dilation 2^(i mod cycle) (default 2).
         step_emb_dim: width of the sinusoidal step table (16); its projection has width ``step_proj_dim`` (64).
+        cond_upsampler_dim: middle width of the conditioning upsampler (default D // 2, as the reference).
 
     Shapes: ``forward(x_t (N, D), t (N,) long, cond (N, cond_dim)) -> (N, D)``.
     The output convolution is zero-initialised, so an untrained network predicts ε̂ = 0.
@@ -132,6 +138,7 @@ class EpsilonTheta(nn.Module):
         dilation_cycle_length: int = 2,
         step_emb_dim: int = 16,
         step_proj_dim: int = 64,
+        cond_upsampler_dim: Optional[int] = None,
     ):
         super().__init__()
         C, L = residual_channels, residual_layers
@@ -140,7 +147,7 @@ class EpsilonTheta(nn.Module):
         self.residual_channels = C
         self.input_proj = nn.Linear(1, C)
         self.step_embedding = DiffusionStepEmbedding(num_steps, dim=step_emb_dim, proj_dim=step_proj_dim)
-        self.cond_upsampler = CondUpsampler(cond_dim, target_dim)
+        self.cond_upsampler = CondUpsampler(cond_dim, target_dim, cond_upsampler_dim)
         # The per-block step and conditioning projections of DiffWave, stacked: one matmul each for all blocks.
         self.step_proj = nn.Linear(step_proj_dim, L * C)
         self.cond_proj = nn.Linear(1, L * 2 * C)
@@ -157,24 +164,28 @@ class EpsilonTheta(nn.Module):
         nn.init.zeros_(self.output_proj.bias)
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
-        """Conditioning vector → per-block, per-series features: (N, cond_dim) → (N, D, L, 2C).
+        """Conditioning vector → per-block, per-series features: (N, cond_dim) → (L, N, D, 2C).
 
         Split out of :meth:`forward` because during sampling the conditioning is fixed over all diffusion steps
         of a forecast step: computing it once instead of T times is the largest saving in the sampling loop.
+        Blocks come first so that each block's slice is contiguous (strided adds are much slower on CPU).
         """
         C, L = self.residual_channels, self.residual_layers
-        return self.cond_proj(self.cond_upsampler(cond)).view(cond.shape[0], -1, L, 2 * C)
+        features = self.cond_proj(self.cond_upsampler(cond))  # (N, D, L·2C)
+        return features.view(cond.shape[0], -1, L, 2 * C).permute(2, 0, 1, 3).contiguous()
 
     def denoise(self, x: torch.Tensor, t: torch.Tensor, cond_features: torch.Tensor) -> torch.Tensor:
-        """ε̂ from x_t (N, D), t (N,) and ``cond_features`` (N, D, L, 2C) from :meth:`condition` → (N, D)."""
+        """ε̂ from x_t (N, D), t (N,) and ``cond_features`` (L, N, D, 2C) from :meth:`condition` → (N, D)."""
         C, L = self.residual_channels, self.residual_layers
         # Embed the whole step table (T rows) and gather: cheaper than embedding N ≫ T rows one by one.
-        table = self.step_proj(self.step_embedding(torch.arange(self.step_embedding.table.shape[0], device=t.device)))
-        steps = table[t].view(-1, 1, L, C)
+        num_steps = self.step_embedding.table.shape[0]
+        table = self.step_proj(self.step_embedding(torch.arange(num_steps, device=t.device)))  # (T, L·C)
+        steps = table.view(num_steps, L, C).transpose(0, 1)[:, t].unsqueeze(2)  # (L, N, 1, C), contiguous
         h = F.leaky_relu(self.input_proj(x.unsqueeze(-1)), LEAKY_SLOPE)  # (N, D, C)
         skip = 0.0
-        for i, block in enumerate(self.blocks):
-            h, s = block(h, steps[:, :, i], cond_features[:, :, i])
+        # unbind, not indexing: the backward of L separate selects would zero-fill L full-size gradient buffers.
+        for block, step, cond in zip(self.blocks, steps.unbind(0), cond_features.unbind(0)):
+            h, s = block(h, step, cond)
             skip = skip + s
         h = skip / math.sqrt(L)
         h = F.leaky_relu(self.skip_proj(h), LEAKY_SLOPE)

@@ -138,7 +138,8 @@ class TimeGradEstimator(PyTorchLightningEstimator):
             ``time_features_from_frequency_str(freq)``.
         num_feat_dynamic_real: number of dynamic real covariates (known in the future).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: noise schedule (linear 1e-4 → 0.1, 100 steps).
-        residual_layers, residual_channels, dilation_cycle_length: the ε-network (8, 8, 2).
+        residual_layers, residual_channels, dilation_cycle_length: the ε-network (8, 8, 2);
+        cond_upsampler_dim: middle width of its conditioning upsampler (default D // 2, as the reference).
         lr, weight_decay, lr_schedule: optimiser (Adam 1e-3, 1e-6, one-cycle).
         batch_size, num_batches_per_epoch: windows per batch and batches per epoch.
         num_parallel_samples: default samples per forecast.
@@ -174,6 +175,7 @@ class TimeGradEstimator(PyTorchLightningEstimator):
         residual_layers: int = 8,
         residual_channels: int = 8,
         dilation_cycle_length: int = 2,
+        cond_upsampler_dim: Optional[int] = None,
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         lr_schedule: str = "onecycle",
@@ -220,6 +222,7 @@ class TimeGradEstimator(PyTorchLightningEstimator):
             residual_layers=residual_layers,
             residual_channels=residual_channels,
             dilation_cycle_length=dilation_cycle_length,
+            cond_upsampler_dim=cond_upsampler_dim,
             num_parallel_samples=num_parallel_samples,
             sampler=sampler,
             sampling_steps=sampling_steps,

@@ -75,7 +75,8 @@ class TimeGradModel(nn.Module):
         conditioning_length: width of the projected RNN state fed to the denoiser.
         scaling: ``"mean"``, ``"std"`` or ``"none"`` (see :func:`scale_context`).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the :class:`~tsdiff.diffusion.NoiseSchedule`.
-        residual_layers, residual_channels, dilation_cycle_length: the ε-network (:class:`EpsilonTheta`).
+        residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network
+            (:class:`EpsilonTheta`).
         num_parallel_samples: default number of samples drawn per window.
         sampler, sampling_steps, eta: default reverse process (``"ddpm"``/``"ddim"``, DDIM steps, DDIM η).
 
@@ -108,6 +109,7 @@ class TimeGradModel(nn.Module):
         residual_layers: int = 8,
         residual_channels: int = 8,
         dilation_cycle_length: int = 2,
+        cond_upsampler_dim: Optional[int] = None,
         num_parallel_samples: int = 100,
         sampler: str = "ddpm",
         sampling_steps: Optional[int] = None,
@@ -150,6 +152,7 @@ class TimeGradModel(nn.Module):
             residual_layers=residual_layers,
             residual_channels=residual_channels,
             dilation_cycle_length=dilation_cycle_length,
+            cond_upsampler_dim=cond_upsampler_dim,
         )
         self.diffusion = GaussianDiffusion(
             NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon"

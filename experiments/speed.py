@@ -93,18 +93,10 @@ def _cpu_trainer_kwargs(config: dict, workdir: str) -> dict:
 
 
 def train_timegrad(task, config: dict, seed: int, workdir: str):
-    """As ``experiments.models.timegrad.run``: a ``TimeGradEstimator`` from the preset, trained on the task."""
-    from experiments.models.timegrad import MODEL_KEYS
-    from tsdiff.models.timegrad import TimeGradEstimator
+    """The predictor ``experiments.models.timegrad.run`` trains, on CPU."""
+    from experiments.models import timegrad
 
-    trainer_kwargs = {**_cpu_trainer_kwargs(config, workdir), **config.get("trainer_kwargs", {})}
-    estimator = TimeGradEstimator(
-        freq=task.freq, prediction_length=task.prediction_length, target_dim=task.target_dim,
-        num_parallel_samples=int(config.get("num_samples", 100)), sampler=config.get("sampler", "ddpm"),
-        sampling_steps=config.get("sampling_steps"), eta=config.get("eta", 0.0), seed=seed,
-        trainer_kwargs=trainer_kwargs, **{k: config[k] for k in MODEL_KEYS if k in config},
-    )
-    return estimator.train(task.multivariate.train)
+    return timegrad.train(task, config, seed, "cpu", workdir)
 
 
 def train_csdi_forecaster(task, config: dict, seed: int, workdir: str):

@@ -94,11 +94,13 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     S = config["num_samples"]
     sampler, steps = config.get("sampler", "ddpm"), config.get("sampling_steps")
     bs = config.get("impute_batch_size")
+    cpu_seconds = []  # process CPU time of each call of sample()
 
     def sample(sampler, steps, vals=values, msk=given, num_samples=S, batch_size=bs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = imputer.impute(vals, msk, num_samples=num_samples, sampler=sampler, num_steps=steps, seed=seed,
                              batch_size=batch_size)
+        cpu_seconds.append(time.process_time() - c)
         return out, time.perf_counter() - t
 
     samples, sample_seconds = sample(sampler, steps)
@@ -107,13 +109,18 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
               "sampler": sampler, "sampling_steps": steps or imputer.model.diffusion.num_steps,
               "train_size": int(train.values[tr].shape[0]), "test_size": int(values.shape[0]),
               "epochs_run": len(imputer.history)}
+    result["sample_cpu_seconds"] = cpu_seconds[0]
     result["speed"] = _speed_imputation(sample, values, given, target, eval_mask, scale, shift, sample_seconds,
-                                        sampler, steps, config)
+                                        sampler, steps, config, cpu_seconds)
+    k = config.get("speed_loop_samples", 3)
+    loop_cpu = sum(cpu_seconds[1:1 + k]) / k
+    result["speed"].update(batched_cpu_seconds=cpu_seconds[0], looped_cpu_seconds_per_sample=loop_cpu,
+                           speedup_cpu=loop_cpu * values.shape[0] * S / cpu_seconds[0])
     return result
 
 
 def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, batched_seconds, sampler, steps,
-                      config) -> dict:
+                      config, cpu_seconds: list) -> dict:
     N, S = values.shape[0], config["num_samples"]
     k = config.get("speed_loop_samples", 3)
     t = time.perf_counter()
@@ -126,7 +133,8 @@ def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, ba
            "speedup": per * N * S / batched_seconds}
     for n in config.get("ddim_steps", []):
         s, sec = sample("ddim", n)
-        out[f"ddim{n}"] = {"seconds": sec, **imputation_metrics(s * scale + shift, target * scale + shift, eval_mask)}
+        out[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1],
+                           **imputation_metrics(s * scale + shift, target * scale + shift, eval_mask)}
     return out
 
 
@@ -173,6 +181,7 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
         predictor = estimator.train(data.train)
         train_seconds = time.perf_counter() - t0
     net = predictor.prediction_net.model  # CSDIForecastModel
+    cpu_seconds = []  # process CPU time of each forecast() call
     test = list(data.test)
 
     def forecast(sampler, steps, seed_=seed):
@@ -182,13 +191,14 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
         net.sampler, net.num_sampling_steps = sampler, steps
         torch.manual_seed(seed_)
         forecast_it, ts_it = make_evaluation_predictions(dataset=test, predictor=predictor, num_samples=S)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fc = list(forecast_it)
+        cpu_seconds.append(time.process_time() - c)
         return fc, time.perf_counter() - t, list(ts_it)
 
     forecasts, sample_seconds, tss = forecast("ddpm", None)
     result = {**_evaluate_forecasts(forecasts, tss), "train_seconds": train_seconds,
-              "sample_seconds": sample_seconds, "num_samples": S, "sampler": "ddpm",
+              "sample_seconds": sample_seconds, "sample_cpu_seconds": cpu_seconds[0], "num_samples": S, "sampler": "ddpm",
               "sampling_steps": net.model.diffusion.num_steps, "num_test_series": len(test),
               "target_dim": dim, "context_length": estimator.context_length}
 
@@ -199,18 +209,21 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     obs = torch.ones_like(past)
     net.sampler, net.num_sampling_steps = "ddpm", None
     with torch.no_grad():
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(k):
             net(past, obs, num_parallel_samples=1)
         per = (time.perf_counter() - t) / k
+        per_cpu = (time.process_time() - c) / k
     speed = {"batched_seconds": sample_seconds, "looped_seconds_per_sample": per,
              "looped_seconds_extrapolated": per * len(test) * S, "looped_samples_timed": k,
              "note": f"looped = same ddpm sampler, batch 1, timed on {k} samples and extrapolated "
                      f"to {len(test)} series x {S} samples",
-             "speedup": per * len(test) * S / sample_seconds}
+             "speedup": per * len(test) * S / sample_seconds,
+             "batched_cpu_seconds": cpu_seconds[0], "looped_cpu_seconds_per_sample": per_cpu,
+             "speedup_cpu": per_cpu * len(test) * S / cpu_seconds[0]}
     for n in config.get("ddim_steps", []):
         fc, sec, tss = forecast("ddim", n)
-        speed[f"ddim{n}"] = {"seconds": sec, **_evaluate_forecasts(fc, tss)}
+        speed[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **_evaluate_forecasts(fc, tss)}
     result["speed"] = speed
     if out_dir is not None and config.get("save_predictor", False):
         path = Path(out_dir) / f"csdi_{dataset}_seed{seed}_predictor"

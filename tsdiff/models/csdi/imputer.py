@@ -10,7 +10,6 @@ on (N, K, L).
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -127,7 +126,7 @@ class CSDIImputer:
             valid: optional ``(values, observed_mask)``; its ε-loss (same strategy, fixed seed) is recorded per epoch.
             seed: seeds initialisation, batch order, masks, noise and dropout (CPU runs are reproducible).
             progress: tqdm bar over epochs.
-            max_seconds: stop after the epoch during which this much training time has passed.
+            max_seconds: stop training after the batch during which this much wall time has passed.
         Returns:
             self.
         """
@@ -175,6 +174,8 @@ class CSDIImputer:
                     opt.step()
                     total += loss.item() * len(idx)
                     count += len(idx)
+                    if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                        break
                 sched.step()
                 record = {"epoch": epoch + 1, "loss": total / count, "valid_loss": None}
                 if valid_grid is not None:

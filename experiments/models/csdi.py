@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 IMPUTATION = ("physionet_10", "physionet_50", "physionet_90", "pm25")
-FORECAST = ("exchange_rate_nips",)
+FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate")  # multivariate tasks
 NETWORK_KEYS = ("channels", "layers", "heads", "step_embedding_dim", "time_embedding_dim", "feature_embedding_dim",
                 "dim_feedforward", "dropout", "schedule_kind", "num_steps", "beta_start", "beta_end")
 
@@ -139,37 +139,22 @@ def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, ba
 
 
 # -- forecasting --------------------------------------------------------------------------------------------------------
-def _load_exchange():
-    from tsdiff.data import load_dataset, to_multivariate
-
-    ds = load_dataset("exchange_rate_nips")
-    dim = len(list(ds.train))
-    num_test_dates = len(list(ds.test)) // dim
-    return to_multivariate(ds, num_test_dates=num_test_dates, max_target_dim=dim), dim
-
-
-def _evaluate_forecasts(forecasts, tss) -> dict:
-    from gluonts.evaluation import MultivariateEvaluator
-
-    evaluator = MultivariateEvaluator(quantiles=(np.arange(20) / 20.0)[1:], target_agg_funcs={"sum": np.sum})
-    agg, _ = evaluator(iter(tss), iter(forecasts), num_series=len(forecasts))
-    return {"crps": float(agg["mean_wQuantileLoss"]), "crps_sum": float(agg["m_sum_mean_wQuantileLoss"]),
-            "nd": float(agg["ND"]), "nrmse": float(agg["NRMSE"])}
-
-
 def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -> dict:
     import lightning.pytorch as pl
-    from gluonts.dataset.split import split  # noqa: F401  (keeps gluonts' registry warm)
+    from gluonts.dataset.common import ListDataset
 
+    from experiments.common import load_forecast_task, score_forecasts
     from tsdiff.models.csdi import CSDIEstimator
 
-    data, dim = _load_exchange()
-    P = data.metadata.prediction_length
+    task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"))
+    if not task.is_multivariate:
+        raise ValueError(f"csdi forecasts multivariate tasks; {dataset!r} is a set of ragged univariate series")
+    P, dim = task.prediction_length, task.target_dim
     S = config["num_samples"]
     pl.seed_everything(seed, workers=True, verbose=False)
     with tempfile.TemporaryDirectory() as tmp:
         estimator = CSDIEstimator(
-            freq=data.metadata.freq, prediction_length=P, target_dim=dim,
+            freq=task.freq, prediction_length=P, target_dim=dim,
             context_length=config.get("context_length", P), lr=config["lr"], batch_size=config["batch_size"],
             num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=S,
             prediction_batch_size=config.get("prediction_batch_size", 64), **_network(config),
@@ -178,26 +163,24 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
                                 enable_progress_bar=config.get("progress", True), enable_model_summary=False),
         )
         t0 = time.perf_counter()
-        predictor = estimator.train(data.train)
+        predictor = estimator.train(task.multivariate.train)
         train_seconds = time.perf_counter() - t0
     net = predictor.prediction_net.model  # CSDIForecastModel
     cpu_seconds = []  # process CPU time of each forecast() call
-    test = list(data.test)
+    windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
+    test = task.histories
 
     def forecast(sampler, steps, seed_=seed):
-        """Forecasts of the last P steps of every test entry (GluonTS backtest), and the time they took."""
-        from gluonts.evaluation.backtest import make_evaluation_predictions
-
+        """Samples (S, H, D) for every test window (the shared protocol), and the time they took."""
         net.sampler, net.num_sampling_steps = sampler, steps
         torch.manual_seed(seed_)
-        forecast_it, ts_it = make_evaluation_predictions(dataset=test, predictor=predictor, num_samples=S)
         t, c = time.perf_counter(), time.process_time()
-        fc = list(forecast_it)
+        fc = [f.samples for f in predictor.predict(windows, num_samples=S)]
         cpu_seconds.append(time.process_time() - c)
-        return fc, time.perf_counter() - t, list(ts_it)
+        return fc, time.perf_counter() - t
 
-    forecasts, sample_seconds, tss = forecast("ddpm", None)
-    result = {**_evaluate_forecasts(forecasts, tss), "train_seconds": train_seconds,
+    forecasts, sample_seconds = forecast("ddpm", None)
+    result = {**score_forecasts(task, forecasts), "train_seconds": train_seconds,
               "sample_seconds": sample_seconds, "sample_cpu_seconds": cpu_seconds[0], "num_samples": S, "sampler": "ddpm",
               "sampling_steps": net.model.diffusion.num_steps, "num_test_series": len(test),
               "target_dim": dim, "context_length": estimator.context_length}
@@ -205,7 +188,7 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     # batch-1 loop: the same ddpm sampler, one sample of one series at a time
     k = config.get("speed_loop_samples", 3)
     C = net.context_length
-    past = torch.as_tensor(np.asarray(test[0]["target"], dtype=np.float32)[:, :-P][:, -C:].T[None])
+    past = torch.as_tensor(np.asarray(test[0], dtype=np.float32)[:, -C:].T[None])
     obs = torch.ones_like(past)
     net.sampler, net.num_sampling_steps = "ddpm", None
     with torch.no_grad():
@@ -222,8 +205,8 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
              "batched_cpu_seconds": cpu_seconds[0], "looped_cpu_seconds_per_sample": per_cpu,
              "speedup_cpu": per_cpu * len(test) * S / cpu_seconds[0]}
     for n in config.get("ddim_steps", []):
-        fc, sec, tss = forecast("ddim", n)
-        speed[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **_evaluate_forecasts(fc, tss)}
+        fc, sec = forecast("ddim", n)
+        speed[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **score_forecasts(task, fc)}
     result["speed"] = speed
     if out_dir is not None and config.get("save_predictor", False):
         path = Path(out_dir) / f"csdi_{dataset}_seed{seed}_predictor"
@@ -236,7 +219,7 @@ def run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None
     """Train CSDI on ``dataset`` with ``config`` (a preset), sample, score and time.
 
     Returns metrics: imputation ``crps``/``mae``/``rmse`` (PM2.5 in µg/m³, PhysioNet in normalised units, as CSDI);
-    forecasting ``crps``/``crps_sum`` (GluonTS MultivariateEvaluator, 19 quantiles, sum aggregation); plus
+    forecasting ``crps``/``crps_sum``/... from :func:`experiments.common.score_forecasts` (GluonTS-identical); plus
     ``train_seconds``, ``sample_seconds``, ``num_samples``, ``device``, ``threads``, ``date`` and ``speed``
     (batched vs batch-1 loop, DDIM).
     """

@@ -24,5 +24,6 @@ def test_timegrad_trains_with_ddp_on_two_cpu_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]  # both processes trained in one 2-process group
+    assert ranks[0]["next_draw"] != ranks[1]["next_draw"]  # seeded alike, yet each rank drew its own windows
     assert ranks[0]["shape"] == [4, 6, 3] and ranks[0]["finite"]
     assert list(tmp_path.glob("checkpoints/*.ckpt"))  # rank 0 saved the (shared) weights

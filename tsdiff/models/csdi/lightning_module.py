@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from gluonts.core.component import validated
 
@@ -38,6 +39,13 @@ class CSDILightningModule(pl.LightningModule):
             future_target=batch["future_target"],
             future_observed_values=batch["future_observed_values"],
         )
+
+    def on_train_start(self) -> None:
+        # Under DDP every rank was seeded alike, so each would draw the same training windows (numpy drives
+        # GluonTS's instance sampling): give each rank its own numpy stream, derived from the shared one.
+        if self.trainer.world_size > 1:
+            base = int(np.random.randint(0, 2**31 - self.trainer.world_size))
+            np.random.seed(base + self.global_rank)
 
     def training_step(self, batch, batch_idx: int):  # type: ignore
         loss = self._loss(batch)

@@ -4,6 +4,7 @@ import math
 from typing import Optional
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from gluonts.core.component import validated
 from gluonts.itertools import select
@@ -60,6 +61,13 @@ class TimeGradLightningModule(pl.LightningModule):
 
     def _loss(self, batch) -> torch.Tensor:
         return self.model.loss(**select(TRAINING_INPUT_NAMES, batch))
+
+    def on_train_start(self) -> None:
+        # Under DDP every rank was seeded alike, so each would draw the same training windows (numpy drives
+        # GluonTS's instance sampling): give each rank its own numpy stream, derived from the shared one.
+        if self.trainer.world_size > 1:
+            base = int(np.random.randint(0, 2**31 - self.trainer.world_size))
+            np.random.seed(base + self.global_rank)
 
     def training_step(self, batch, batch_idx: int):  # type: ignore[override]
         loss = self._loss(batch)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
 import shutil
 import warnings
 from pathlib import Path
@@ -19,19 +18,11 @@ from tsdiff.data import from_multivariate, load_dataset, present_locally, to_mul
 from tsdiff.data.entries import make_metadata
 from tsdiff.data.long_horizon import split_borders
 
-DATA = os.environ.get("TSDIFF_DATA")
+from data_helpers import DATA, data_file  # noqa: E402
 # GluonTS's reference code uses "B" periods and "H", which pandas 2.x deprecates
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
 
-def data_file(relpath: str) -> Path:
-    """Path of a file of the offline copies, or skip the test saying what is missing."""
-    if not DATA:
-        pytest.skip("TSDIFF_DATA is not set (point it at the offline dataset copies, e.g. ../shared/datasets)")
-    path = Path(DATA) / relpath
-    if not path.exists():
-        pytest.skip(f"{relpath} not found under TSDIFF_DATA={DATA}")
-    return path
 
 
 @functools.lru_cache(maxsize=None)

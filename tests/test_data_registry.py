@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import os
 import shutil
 import urllib.request
 import warnings
@@ -19,17 +18,9 @@ from tsdiff.data import storage
 from tsdiff.data.registry import fetch_files
 from tsdiff.data.storage import RemoteFile, UnverifiedFileWarning
 
-DATA = os.environ.get("TSDIFF_DATA")
+from data_helpers import DATA, data_file  # noqa: E402
 
 
-def data_file(relpath: str) -> Path:
-    """Path of a file of the offline copies, or skip the test saying what is missing."""
-    if not DATA:
-        pytest.skip("TSDIFF_DATA is not set (point it at the offline dataset copies, e.g. ../shared/datasets)")
-    path = Path(DATA) / relpath
-    if not path.exists():
-        pytest.skip(f"{relpath} not found under TSDIFF_DATA={DATA}")
-    return path
 
 
 @pytest.fixture

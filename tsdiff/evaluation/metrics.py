@@ -33,7 +33,7 @@ from .quantiles import (
     DEFAULT_QUANTILES,
     as_numpy,
     check_levels,
-    quantile_indices,
+    sample_quantiles,
 )
 
 __all__ = [
@@ -181,15 +181,9 @@ def quantile_losses(qhat: np.ndarray, y: np.ndarray, levels: np.ndarray) -> np.n
     return 2.0 * np.abs(ind).sum(axis=-1)
 
 
-def _qhat(xs: np.ndarray, levels: np.ndarray, is_sorted: bool = False) -> np.ndarray:
-    idx = quantile_indices(xs.shape[0], levels)
-    if not is_sorted:
-        uniq = np.unique(idx)
-        if uniq.size <= 2 and xs.shape[0] > 16:
-            xs = np.partition(xs, uniq, axis=0)
-        else:
-            xs = np.sort(xs, axis=0)
-    q = xs[idx]
+def _qhat(xs: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """GluonTS sample quantiles (Q, ...) of ``xs`` (S, ...), refusing NaN where scored."""
+    q = sample_quantiles(xs, levels)
     _nan_check(q)
     return q
 

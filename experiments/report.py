@@ -107,7 +107,38 @@ def render(results: list[dict]) -> str:
         if sources:
             lines += ["", "Anchors: " + "; ".join(sources) + "."]
         lines.append("")
+    lines += render_sampler_tables(results)
     return "\n".join(lines)
+
+
+def render_sampler_tables(results: list[dict]) -> list[str]:
+    """Per run that measured them: the sampler trade-off (ddpm vs DDIM steps) and batched-vs-looped sampling."""
+    lines = []
+    for r in sorted(results, key=lambda r: (r["model"], r["dataset"], r["seed"])):
+        m = r["metrics"]
+        title = f"{r['model']} on {r['dataset']}, {_preset_label(r)} preset, seed {r['seed']}"
+        if m.get("sampler_tradeoff"):
+            lines += [f"#### Sampler trade-off: {title}", "", "| sampler | steps | crps | crps_sum | sample_seconds |",
+                      "|---|---|---|---|---|"]
+            for row in m["sampler_tradeoff"]:
+                lines.append(f"| {row['sampler']} | {row['steps']} | {row['crps']:.4f} | "
+                             f"{row['crps_sum'] if row.get('crps_sum') is None else format(row['crps_sum'], '.4f')}"
+                             f" | {row['sample_seconds']:.1f} |")
+            lines.append("")
+        speed = m.get("speed")
+        if speed and "speedup" in speed:
+            lines += [f"#### Batched vs one-sample-at-a-time sampling: {title}", "",
+                      f"- batched: {speed['batched_seconds']:.1f} s wall"
+                      + (f", {speed['batched_cpu_seconds']:.1f} s CPU" if "batched_cpu_seconds" in speed else ""),
+                      f"- looped (extrapolated): {speed['looped_seconds_extrapolated']:.1f} s wall — {speed['note']}",
+                      f"- speed-up: {speed['speedup']:.2f}x wall"
+                      + (f", {speed['speedup_cpu']:.2f}x CPU time" if "speedup_cpu" in speed else "")]
+            for key, val in speed.items():
+                if key.startswith("ddim") and isinstance(val, dict):
+                    score = f"crps_sum {val['crps_sum']:.4f}" if "crps_sum" in val else f"crps {val['crps']:.4f}"
+                    lines.append(f"- {key}: {val['seconds']:.1f} s wall, {score}")
+            lines.append("")
+    return lines
 
 
 def update_file(output: Path, generated: str) -> None:

@@ -108,6 +108,20 @@ def test_report_table_and_preserved_text(tmp_path):
     assert output.read_text() == text
 
 
+def test_report_sampler_and_speed_tables():
+    result = fake_result("timegrad", "exchange_rate_nips", 0, 0.01)
+    result["metrics"]["sampler_tradeoff"] = [
+        dict(sampler="ddpm", steps=100, crps=0.01, crps_sum=0.007, sample_seconds=20.0),
+        dict(sampler="ddim", steps=10, crps=0.011, crps_sum=0.0075, sample_seconds=2.0)]
+    csdi = fake_result("csdi", "exchange_rate_nips", 1, 0.05)
+    csdi["metrics"]["speed"] = dict(batched_seconds=10.0, looped_seconds_extrapolated=30.0, speedup=3.0,
+                                    note="timed on 1 sample", ddim10=dict(seconds=1.0, crps_sum=0.09))
+    text = "\n".join(report.render_sampler_tables([result, csdi]))
+    assert "#### Sampler trade-off: timegrad on exchange_rate_nips" in text
+    assert "| ddim | 10 | 0.0110 | 0.0075 | 2.0 |" in text
+    assert "speed-up: 3.00x wall" in text and "ddim10: 1.0 s wall, crps_sum 0.0900" in text
+
+
 def test_report_rejects_foreign_json(tmp_path):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(ValueError, match="not a result file"):

@@ -234,10 +234,7 @@ def run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None
         result = _run_imputation(dataset, config, seed, device)
     result.update(device=device, threads=torch.get_num_threads(), seed=seed, dataset=dataset,
                   date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
-    if out_dir is not None:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / f"csdi_{dataset}_seed{seed}_raw.json").write_text(json.dumps(result, indent=2, default=float))
-    return result
+    return result  # experiments.run writes it, with config and machine, into out_dir
 
 
 def main(argv: Optional[list] = None) -> None:  # pragma: no cover - convenience

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pandas as pd
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tsdiff.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batches", type=int, default=50, help="batches per epoch")
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
@@ -47,13 +49,16 @@ def main(argv=None) -> None:
     print(f"exchange_rate_nips: {D} series, {train[0]['target'].shape[1]} training days, "
           f"{len(test)} test windows of {H} days")
 
+    # the `quick` preset of experiments/presets/timegrad/exchange_rate_nips.json
     estimator = TimeGradEstimator(
         freq=meta.freq, prediction_length=H, target_dim=D, context_length=H, seed=args.seed,
-        num_batches_per_epoch=args.batches,
+        num_batches_per_epoch=args.batches, cond_upsampler_dim=32,
         trainer_kwargs=dict(max_epochs=args.epochs, enable_model_summary=False, logger=False,
-                            default_root_dir=str(Path(args.out) / "checkpoints")))
+                            enable_progress_bar=sys.stderr.isatty()))
     started = time.time()
-    predictor = estimator.train(train)
+    with tempfile.TemporaryDirectory(prefix="tsdiff-demo-") as workdir:
+        estimator.trainer_kwargs["default_root_dir"] = workdir  # GluonTS's checkpoint, not in the output
+        predictor = estimator.train(train)
     train_seconds = time.time() - started
 
     inputs = [dict(entry, target=entry["target"][:, :-H]) for entry in test]

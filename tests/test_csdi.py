@@ -19,12 +19,7 @@ from tsdiff.models.csdi import (
 SMALL = dict(channels=32, layers=2, heads=4, dim_feedforward=32)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def sinusoids(n: int, L: int = 24, K: int = 4, seed: int = 0, noise: float = 0.05) -> np.ndarray:

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from gluonts.dataset.common import ListDataset, TrainDatasets
 
 from experiments import speed
@@ -22,12 +21,7 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def forecast_task():

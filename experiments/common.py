@@ -121,14 +121,19 @@ def _check_aligned(name: str, test: list[dict], num_windows: int, dim: int) -> N
                              "the multivariate protocol needs aligned series")
 
 
+SPLITS = ("test", "valid")
+
+
 @quiet_freq_deprecations
 def load_forecast_task(dataset: str, prediction_length: int | None = None,
-                       num_test_windows: int | None = None) -> ForecastTask:
+                       num_test_windows: int | None = None, split: str = "test") -> ForecastTask:
     """The benchmark task of a forecasting dataset (data from ``tsdiff.data.load_dataset``).
 
     Args:
         dataset: one of ``MULTIVARIATE_DATASETS`` (aligned series) or ``UNIVARIATE_DATASETS`` (ragged series).
         prediction_length, num_test_windows: passed to ``load_dataset`` (registry defaults when None).
+        split: ``"test"`` (the benchmark's test windows) or ``"valid"`` (:func:`validation_task`: windows cut from
+            the end of the training data, for tuning without looking at the test windows).
 
     Raises:
         ValueError: unknown or non-forecasting dataset; misaligned series.
@@ -137,8 +142,36 @@ def load_forecast_task(dataset: str, prediction_length: int | None = None,
     if dataset not in MULTIVARIATE_DATASETS + UNIVARIATE_DATASETS:
         raise ValueError(f"{dataset!r} is not a forecasting benchmark; choose one of "
                          f"{', '.join(MULTIVARIATE_DATASETS + UNIVARIATE_DATASETS)}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     ds = load_dataset(dataset, prediction_length=prediction_length, num_test_windows=num_test_windows)
-    return task_from_dataset(dataset, ds, multivariate=dataset in MULTIVARIATE_DATASETS)
+    task = task_from_dataset(dataset, ds, multivariate=dataset in MULTIVARIATE_DATASETS)
+    return validation_task(task) if split == "valid" else task
+
+
+@quiet_freq_deprecations
+def validation_task(task: ForecastTask) -> ForecastTask:
+    """The same protocol one test period earlier, inside the training data: for tuning.
+
+    The training series lose their last ``W * H`` values (multivariate tasks; W rolling windows of H steps) or
+    their last H values (the univariate set), and those held-out values become the windows to forecast, laid out
+    exactly as the test windows are. Nothing of the test windows is seen.
+    """
+    h, w = task.prediction_length, task.num_windows
+    cut = w * h
+    train, test = [], []
+    for entry in task.dataset.train:
+        target = np.asarray(entry["target"])
+        if len(target) <= cut + h:
+            raise ValueError(f"{task.name}: a training series of length {len(target)} is too short to hold out "
+                             f"{w} validation window(s) of {h} steps")
+        train.append({**entry, "target": target[:-cut]})
+    for k in range(w):  # window-major, like the test set
+        for entry in task.dataset.train:
+            target = np.asarray(entry["target"])
+            test.append({**entry, "target": target[:len(target) - cut + (k + 1) * h]})
+    ds = TrainDatasets(metadata=task.dataset.metadata, train=train, test=test)
+    return task_from_dataset(f"{task.name} (validation)", ds, multivariate=task.is_multivariate)
 
 
 @quiet_freq_deprecations

@@ -53,6 +53,12 @@ def _preset_label(result: dict) -> str:
     return f"{result['preset']} ({', '.join(f'{k}={json.dumps(v)}' for k, v in sorted(overrides.items()))})"
 
 
+def _dataset_label(result: dict) -> str:
+    """The dataset name; validation-split runs (tuning) get their own table, never mixed with test scores."""
+    split = result.get("split", "test")
+    return result["dataset"] if split == "test" else f"{result['dataset']} — {split} split (tuning only)"
+
+
 def _commands(results: list[dict]) -> list[str]:
     """The distinct commands, seeds folded: ``... --seed {0,1,2} ...``."""
     seeds: dict[str, set[int]] = defaultdict(set)
@@ -76,7 +82,7 @@ def render(results: list[dict]) -> str:
     """Markdown: one table per dataset, rows = model × preset (mean ± std over seeds), then the anchors."""
     groups: dict[str, dict[tuple, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in results:
-        groups[r["dataset"]][(r["model"], _preset_label(r))].append(r)
+        groups[_dataset_label(r)][(r["model"], _preset_label(r))].append(r)
     lines = []
     for dataset in sorted(set(groups) | set(ANCHORS)):
         rows = groups.get(dataset, {})
@@ -116,7 +122,7 @@ def render_sampler_tables(results: list[dict]) -> list[str]:
     lines = []
     for r in sorted(results, key=lambda r: (r["model"], r["dataset"], r["seed"])):
         m = r["metrics"]
-        title = f"{r['model']} on {r['dataset']}, {_preset_label(r)} preset, seed {r['seed']}"
+        title = f"{r['model']} on {_dataset_label(r)}, {_preset_label(r)} preset, seed {r['seed']}"
         if m.get("sampler_tradeoff"):
             lines += [f"#### Sampler trade-off: {title}", "", "| sampler | steps | crps | crps_sum | sample_seconds |",
                       "|---|---|---|---|---|"]

@@ -1,11 +1,11 @@
 """Run one benchmark: ``python -m experiments.run --model M --dataset D --preset quick --seed S``.
 
-Loads the preset from ``experiments/presets/<model>/<dataset>.json`` (keys ``quick`` and ``paper``), trains and
+Loads the preset from ``experiments/presets/<model>/<dataset>.json`` (keys ``quick`` and ``paper``, and for some datasets further named presets such as ``cpu10``), trains and
 evaluates through ``experiments.models``, writes a JSON result (metrics, config, seed, versions, machine, date,
 wall time) to ``--out`` (default ``experiments/results``) and prints the metrics as one JSON object on its last line.
 
-Result file ``<model>__<dataset>__<preset>__seed<S>.json`` (``...__seed<S>__set-<hash>.json`` with ``--set``):
-``model, dataset, preset, seed, config`` (the preset after overrides), ``overrides`` (the ``--set`` entries),
+Result file ``<model>__<dataset>__<preset>__seed<S>.json`` (``...__seed<S>__set-<hash>.json`` with ``--set``,
+``...__seed<S>__valid.json`` with ``--split valid``): ``model, dataset, preset, seed, split, config`` (the preset after overrides), ``overrides`` (the ``--set`` entries),
 ``metrics`` (``crps``, ``crps_sum`` for multivariate data, ``nd``, ``nrmse``, ``mae``, ``rmse``, ...,
 ``train_seconds``, ``sample_seconds``, ``device``), ``machine`` (``versions``, ``cpu``, ``gpu``, threads, git
 commit), ``date`` (UTC, ISO), ``wall_seconds``, ``command``.
@@ -45,8 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m experiments.run", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, choices=sorted(MODELS))
     p.add_argument("--dataset", required=True)
-    p.add_argument("--preset", default="quick", choices=["quick", "paper"])
+    p.add_argument("--preset", default="quick",
+                   help="a preset named in presets/<model>/<dataset>.json: quick, paper, or a dataset-specific one")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="test", choices=["test", "valid"],
+                   help="forecasting: score the test windows (default) or, for tuning, validation windows cut from "
+                        "the end of the training data")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="directory for the result JSON")
@@ -72,9 +76,13 @@ def parse_overrides(items: list[str], preset: dict | None = None) -> dict:
     return overrides
 
 
-def result_name(model: str, dataset: str, preset: str, seed: int, overrides: dict | None = None) -> str:
-    """File name of a result; runs with ``--set`` overrides get a suffix so they never replace plain preset runs."""
+def result_name(model: str, dataset: str, preset: str, seed: int, overrides: dict | None = None,
+                split: str = "test") -> str:
+    """File name of a result; runs with ``--set`` overrides or on the validation split get a suffix so they never
+    replace plain preset runs on the test windows."""
     name = f"{model}__{dataset}__{preset}__seed{seed}"
+    if split != "test":
+        name += f"__{split}"
     if overrides:
         digest = hashlib.sha1(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
         name += f"__set-{digest}"
@@ -82,7 +90,7 @@ def result_name(model: str, dataset: str, preset: str, seed: int, overrides: dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.models import SUPPORTED, load_runner
+    from experiments.models import FORECAST_DATASETS, SUPPORTED, load_runner
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -95,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     config.update(overrides)
+    if args.split != "test":
+        if args.dataset not in FORECAST_DATASETS:
+            parser.error(f"--split {args.split} applies to forecasting datasets, not {args.dataset!r}")
+        config["split"] = args.split
 
     import torch
 
@@ -124,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": args.dataset,
         "preset": args.preset,
         "seed": args.seed,
+        "split": args.split,
         "config": config,
         "overrides": overrides,
         "metrics": metrics,
@@ -132,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(wall, 2),
         "command": "python -m experiments.run " + " ".join(sys.argv[1:] if argv is None else argv),
     }
-    path = out_dir / result_name(args.model, args.dataset, args.preset, args.seed, overrides)
+    path = out_dir / result_name(args.model, args.dataset, args.preset, args.seed, overrides, args.split)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2, default=float))
     tmp.replace(path)

@@ -28,8 +28,10 @@ DEEPAR_DEFAULTS = {
     "use_feat_static_cat": False,  # embed the series index (cardinality = number of series)
     "prediction_length": None,     # None: the dataset's
     "num_test_windows": None,      # None: the dataset's
+    "split": "test",               # "valid": windows cut from the training data (experiments.common)
 }
-SEASONAL_NAIVE_DEFAULTS = {"season_length": None, "prediction_length": None, "num_test_windows": None}
+SEASONAL_NAIVE_DEFAULTS = {"season_length": None, "prediction_length": None, "num_test_windows": None,
+                           "split": "test"}
 
 
 def _config(defaults: dict, config: dict, model: str) -> dict:
@@ -80,7 +82,8 @@ def run_seasonal_naive(dataset: str, config: dict, seed: int, device: str = "cpu
     from gluonts.time_feature import get_seasonality
 
     cfg = _config(SEASONAL_NAIVE_DEFAULTS, config, "seasonal_naive")
-    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"])
+    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"],
+                              split=cfg["split"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # "H" is deprecated in pandas >= 2.2
         season = cfg["season_length"] or get_seasonality(task.freq)
@@ -105,7 +108,8 @@ def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_d
     from gluonts.torch.model.deepar import DeepAREstimator
 
     cfg = _config(DEEPAR_DEFAULTS, config, "deepar")
-    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"])
+    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"],
+                              split=cfg["split"])
     pl.seed_everything(seed, verbose=False)
     num_series = len(task.dataset.train)
     with tempfile.TemporaryDirectory(prefix="deepar_") as tmp:

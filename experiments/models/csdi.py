@@ -148,7 +148,8 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     from experiments.common import load_forecast_task, score_forecasts
     from tsdiff.models.csdi import CSDIEstimator
 
-    task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"))
+    task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"),
+                              split=config.get("split", "test"))
     if not task.is_multivariate:
         raise ValueError(f"csdi forecasts multivariate tasks; {dataset!r} is a set of ragged univariate series")
     P, dim = task.prediction_length, task.target_dim

@@ -86,7 +86,8 @@ def run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None
     ``train_seconds``, ``sample_seconds`` (the whole test set), ``num_samples``, ``device``, and with
     ``config["sampler_tradeoff"]`` a ``sampler_tradeoff`` list of {sampler, steps, crps, crps_sum, sample_seconds}."""
     torch.set_num_threads(int(config.get("threads", 1)))
-    task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"))
+    task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"),
+                              split=config.get("split", "test"))
     num_samples = int(config.get("num_samples", 100))
     with tempfile.TemporaryDirectory(prefix="timegrad_") as workdir:
         started = time.perf_counter()

@@ -1,5 +1,6 @@
 """Imputation benchmarks of CSDI (Tashiro et al., NeurIPS 2021): PhysioNet 2012 and Beijing PM2.5."""
 from tsdiff.data.imputation.base import ImputationData
+from tsdiff.data.imputation.baselines import feature_means, interpolate_impute, mean_impute
 from tsdiff.data.imputation.physionet import (
     PHYSIONET_FEATURES,
     PHYSIONET_OUTCOMES_A,
@@ -21,6 +22,9 @@ from tsdiff.data.imputation.pm25 import (
 
 __all__ = [
     "ImputationData",
+    "feature_means",
+    "interpolate_impute",
+    "mean_impute",
     "PHYSIONET_FEATURES",
     "PHYSIONET_OUTCOMES_A",
     "PHYSIONET_SET_A",

@@ -81,11 +81,14 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     tr = slice(0, n_train)
     te = slice(0, n_test)
     imputer = CSDIImputer(num_features=train.values.shape[2], normalize=False, device=device, **_network(config))
+    curve = []  # with config["curve"]: the scores of a small test subset after every epoch
+    callback = _curve_callback(config["curve"], test, seed, curve) if config.get("curve") else None
     t0 = time.perf_counter()
     imputer.fit(train.values[tr], train.observed_mask[tr], epochs=config["epochs"], batch_size=config["batch_size"],
                 lr=config["lr"], mask_strategy=config.get("mask_strategy", "random"), seed=seed,
-                progress=config.get("progress", True), max_seconds=config.get("max_train_seconds"))
-    train_seconds = time.perf_counter() - t0
+                progress=config.get("progress", True), max_seconds=config.get("max_train_seconds"),
+                callback=callback)
+    train_seconds = time.perf_counter() - t0 - sum(c["eval_seconds"] for c in curve)
 
     values, given = test.values[te], test.given_mask[te]
     target, eval_mask = torch.as_tensor(test.values[te]), torch.as_tensor(test.eval_mask[te])
@@ -111,6 +114,8 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
               **_baseline_maes(train, values, given, target, eval_mask, scale),
               "epochs_run": len(imputer.history)}
     result["sample_cpu_seconds"] = cpu_seconds[0]
+    if curve:
+        result["curve"] = curve
     result["speed"] = _speed_imputation(sample, values, given, target, eval_mask, scale, shift, sample_seconds,
                                         sampler, steps, config, cpu_seconds)
     k = config.get("speed_loop_samples", 3)
@@ -118,6 +123,24 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     result["speed"].update(batched_cpu_seconds=cpu_seconds[0], looped_cpu_seconds_per_sample=loop_cpu,
                            speedup_cpu=loop_cpu * values.shape[0] * S / cpu_seconds[0])
     return result
+
+
+def _curve_callback(spec: dict, test, seed: int, curve: list):
+    """``CSDIImputer.fit`` callback: after each epoch, impute the first ``spec["max_test"]`` test grids with
+    ``spec["num_samples"]`` ddpm samples and append ``{epoch, train_seconds, loss, crps, mae, eval_seconds}``."""
+    n = spec.get("max_test", 8)
+    values, given = test.values[:n], test.given_mask[:n]
+    target, eval_mask = torch.as_tensor(test.values[:n]), torch.as_tensor(test.eval_mask[:n])
+
+    def callback(imputer, record):
+        started = time.perf_counter()
+        samples = imputer.impute(values, given, num_samples=spec.get("num_samples", 10), seed=seed,
+                                 batch_size=spec.get("batch_size", 2))
+        scores = imputation_metrics(samples, target, eval_mask)
+        curve.append({"epoch": record["epoch"], "train_seconds": record["seconds"], "loss": record["loss"],
+                      "crps": scores["crps"], "mae": scores["mae"], "eval_seconds": time.perf_counter() - started})
+
+    return callback
 
 
 def _baseline_maes(train, values, given, target, eval_mask, scale) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -65,7 +65,8 @@ class CSDIImputer:
         **model_kwargs: overrides of :data:`MODEL_DEFAULTS` (CSDI's defaults: 4 layers, 64 channels, 8 heads,
             embeddings 128/128/16, quad schedule 1e-4 → 0.5 over 50 steps).
     Attributes:
-        model: the :class:`CSDIModel` (after fit/load); history: per-epoch ``{"epoch", "loss", "valid_loss"}``.
+        model: the :class:`CSDIModel` (after fit/load); history: per-epoch ``{"epoch", "loss", "valid_loss",
+            "seconds"}`` (seconds: training wall time so far).
     """
 
     def __init__(self, num_features: Optional[int] = None, normalize: bool = True, device: str = "cpu", **model_kwargs):
@@ -115,6 +116,7 @@ class CSDIImputer:
         seed: int = 0,
         progress: bool = True,
         max_seconds: Optional[float] = None,
+        callback: Optional[Callable[["CSDIImputer", dict], None]] = None,
     ) -> "CSDIImputer":
         """Train with CSDI's recipe: Adam(lr, weight decay 1e-6), lr × 0.1 at 75 % and 90 % of the epochs.
 
@@ -126,7 +128,10 @@ class CSDIImputer:
             valid: optional ``(values, observed_mask)``; its ε-loss (same strategy, fixed seed) is recorded per epoch.
             seed: seeds initialisation, batch order, masks, noise and dropout (CPU runs are reproducible).
             progress: tqdm bar over epochs.
-            max_seconds: stop training after the batch during which this much wall time has passed.
+            max_seconds: stop training after the batch during which this much training wall time has passed
+                (time spent in ``callback`` does not count).
+            callback: called as ``callback(imputer, record)`` after every epoch, with the model in eval mode (e.g.
+                to score imputations along training); training resumes afterwards.
         Returns:
             self.
         """
@@ -177,11 +182,18 @@ class CSDIImputer:
                     if max_seconds is not None and time.perf_counter() - start > max_seconds:
                         break
                 sched.step()
-                record = {"epoch": epoch + 1, "loss": total / count, "valid_loss": None}
+                record = {"epoch": epoch + 1, "loss": total / count, "valid_loss": None,
+                          "seconds": time.perf_counter() - start}
                 if valid_grid is not None:
                     record["valid_loss"] = self._valid_loss(*valid_grid, mask_strategy, prediction_length, batch_size)
                 self.history.append(record)
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
+                if callback is not None:
+                    paused = time.perf_counter()
+                    model.eval()
+                    with torch.random.fork_rng(devices=[]):  # the callback must not change the training stream
+                        callback(self, record)
+                    start += time.perf_counter() - paused
                 if max_seconds is not None and time.perf_counter() - start > max_seconds:
                     break
         model.eval()

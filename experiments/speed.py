@@ -22,7 +22,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts (torch's import): set before it
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
@@ -73,19 +72,6 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-@contextlib.contextmanager
-def _attributes(obj, **values):
-    """Set attributes of ``obj`` for the duration of the block."""
-    old = {k: getattr(obj, k) for k in values}
-    for k, v in values.items():
-        setattr(obj, k, v)
-    try:
-        yield obj
-    finally:
-        for k, v in old.items():
-            setattr(obj, k, v)
-
-
 # -- training: the estimators/imputer built from a preset exactly as the runners' run() build them ------------------
 def _cpu_trainer_kwargs(config: dict, workdir: str) -> dict:
     return dict(max_epochs=int(config.get("epochs", 10)), accelerator="cpu", devices=1, default_root_dir=workdir,
@@ -132,27 +118,24 @@ def train_csdi_imputer(train, config: dict, seed: int):
                        progress=bool(config.get("progress", False)), max_seconds=config.get("max_train_seconds"))
 
 
-# -- sampling: one function per model, (windows, num_samples, sampler, steps, seed) -> W arrays (S, H, D) ---------
-def timegrad_sampler(predictor):
+# -- sampling: (windows, num_samples, sampler, steps, seed) -> W arrays (S, H, D), and the model's T --------------
+def predictor_sampler(predictor, num_diffusion_steps: int):
+    """Both forecasters train a ``tsdiff.models.predictor.DiffusionPredictor``: seed and sampler are per call."""
+
     def sample(windows, num_samples: int, sampler: str, steps, seed: int):
         forecasts = predictor.predict(windows, num_samples=num_samples, seed=seed, sampler=sampler,
                                       sampling_steps=steps)
         return [f.samples for f in forecasts]
 
-    return sample, predictor.prediction_net.model.diffusion.num_steps
+    return sample, num_diffusion_steps
+
+
+def timegrad_sampler(predictor):
+    return predictor_sampler(predictor, predictor.prediction_net.model.diffusion.num_steps)  # TimeGradModel
 
 
 def csdi_sampler(predictor):
-    import torch
-
-    net = predictor.prediction_net.model  # CSDIForecastModel: its sampler settings are plain attributes
-
-    def sample(windows, num_samples: int, sampler: str, steps, seed: int):
-        torch.manual_seed(seed)
-        with _attributes(net, sampler=sampler, num_sampling_steps=steps, num_parallel_samples=num_samples):
-            return [f.samples for f in predictor.predict(windows, num_samples=num_samples)]
-
-    return sample, net.model.diffusion.num_steps
+    return predictor_sampler(predictor, predictor.prediction_net.model.model.diffusion.num_steps)  # CSDIModel
 
 
 FORECASTERS = {"timegrad": (train_timegrad, timegrad_sampler), "csdi": (train_csdi_forecaster, csdi_sampler)}

@@ -1,4 +1,4 @@
-"""CSDI: masks, network, imputer (accuracy, calibration, reproducibility, edge cases), estimator round trip."""
+"""CSDI: masks, network, imputer (accuracy, calibration, reproducibility, edge cases), estimator and predictor."""
 from __future__ import annotations
 
 import numpy as np
@@ -241,32 +241,113 @@ def test_bad_inputs():
         CSDIImputer(**SMALL).impute(np.zeros((1, 2, 2)), np.ones((1, 2, 2)))
 
 
-# -- estimator ----------------------------------------------------------------------------------------------------------
-def test_estimator_serialize_roundtrip(tmp_path):
+# -- estimator and its predictor (tsdiff.models.predictor.DiffusionPredictor) -----------------------------------------
+T_TINY = 10  # diffusion steps of the tiny forecasters
+
+
+def forecast_dataset():
+    """One multivariate entry, target (D = 3, T = 120), daily."""
     import pandas as pd
     from gluonts.dataset.common import ListDataset
+
+    series = sinusoids(1, L=120, K=3)[0].T  # (D, T)
+    return ListDataset([{"start": pd.Period("2020-01-01", "D"), "target": series}], freq="D", one_dim_target=False)
+
+
+def tiny_estimator(tmp_path, **kwargs):
+    from tsdiff.models.csdi import CSDIEstimator
+
+    trainer = {"max_epochs": 1, "default_root_dir": str(tmp_path), "logger": False, "enable_progress_bar": False,
+               "enable_model_summary": False}
+    return CSDIEstimator(freq="D", prediction_length=6, target_dim=3, context_length=12, num_batches_per_epoch=3,
+                         batch_size=8, num_parallel_samples=5, num_steps=T_TINY, trainer_kwargs=trainer, **SMALL,
+                         **kwargs)
+
+
+@pytest.fixture(scope="module")
+def forecaster(tmp_path_factory):
+    """(predictor, dataset): a tiny CSDIEstimator trained for one short epoch; defaults ddpm and seed 11."""
+    torch.set_num_threads(1)
+    ds = forecast_dataset()
+    return tiny_estimator(tmp_path_factory.mktemp("csdi"), seed=11).train(ds), ds
+
+
+def predict_counting(predictor, ds, **options):
+    """(samples (S, P, D) of the one entry, denoiser calls = reverse steps) of one ``predict`` call."""
+    calls = []
+    hook = predictor.prediction_net.model.model.denoiser.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        (forecast,) = predictor.predict(ds, **options)
+    finally:
+        hook.remove()
+    return forecast.samples, len(calls)
+
+
+def test_predictor_is_seeded(forecaster):
+    from tsdiff.models.predictor import DiffusionPredictor
+
+    predictor, ds = forecaster
+    assert isinstance(predictor, DiffusionPredictor) and predictor.seed == 11
+    a, steps = predict_counting(predictor, ds, seed=0)
+    b, _ = predict_counting(predictor, ds, seed=0)
+    c, _ = predict_counting(predictor, ds, seed=1)
+    assert a.shape == (5, 6, 3) and np.isfinite(a).all() and steps == T_TINY
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    # without a seed the predictor's own (the estimator's ``seed``) is used
+    np.testing.assert_array_equal(predict_counting(predictor, ds)[0], predict_counting(predictor, ds, seed=11)[0])
+
+
+def test_predictor_ddim_per_call(forecaster):
+    predictor, ds = forecaster
+    ddpm, _ = predict_counting(predictor, ds, seed=0)
+    ddim, steps = predict_counting(predictor, ds, seed=0, sampler="ddim", sampling_steps=5)
+    again, _ = predict_counting(predictor, ds, seed=0, sampler="ddim", sampling_steps=5)
+    assert steps == 5 and ddim.shape == (5, 6, 3) and np.isfinite(ddim).all()
+    np.testing.assert_array_equal(ddim, again)
+    assert not np.allclose(ddim, ddpm)
+    noisy, _ = predict_counting(predictor, ds, seed=0, sampler="ddim", sampling_steps=5, eta=1.0)
+    assert not np.allclose(noisy, ddim)
+
+
+def test_predictor_call_options_do_not_leak(forecaster):
+    predictor, ds = forecaster
+    fresh, _ = predict_counting(predictor, ds, seed=3, sampler="ddpm")
+    predict_counting(predictor, ds, seed=4, sampler="ddim", sampling_steps=5, eta=1.0, num_samples=2)
+    net = predictor.prediction_net.model
+    assert (net.sampler, net.sampling_steps, net.eta, net.num_parallel_samples) == ("ddpm", None, 0.0, 5)
+    assert (predictor.seed, predictor.sampler, predictor.sampling_steps, predictor.eta) == (11, "ddpm", None, 0.0)
+    after, steps = predict_counting(predictor, ds, seed=3)
+    assert steps == T_TINY and after.shape == (5, 6, 3)
+    np.testing.assert_array_equal(after, fresh)
+
+
+def test_estimator_sampler_defaults_reach_predictor(tmp_path):
+    """Estimator-level ddim defaults, without training: the predictor and the network get them, a call may
+    switch back to ddpm (over all T steps: the default DDIM step count does not apply to it)."""
+    estimator = tiny_estimator(tmp_path, sampler="ddim", sampling_steps=4, eta=0.5, seed=2)
+    predictor = estimator.create_predictor(estimator.create_transformation(), estimator.create_lightning_module())
+    assert (predictor.seed, predictor.sampler, predictor.sampling_steps, predictor.eta) == (2, "ddim", 4, 0.5)
+    assert predictor.prediction_net.model.sampling_steps == 4
+    ds = forecast_dataset()
+    assert predict_counting(predictor, ds)[1] == 4
+    assert predict_counting(predictor, ds, sampler="ddpm")[1] == T_TINY
+    assert predict_counting(predictor, ds, sampling_steps=2)[1] == 2
+
+
+def test_estimator_serialize_roundtrip(forecaster, tmp_path):
     from gluonts.model.forecast import SampleForecast
     from gluonts.model.predictor import Predictor
 
-    from tsdiff.models.csdi import CSDIEstimator
+    from tsdiff.models.predictor import DiffusionPredictor
 
-    series = sinusoids(1, L=120, K=3)[0].T  # (D, T)
-    ds = ListDataset([{"start": pd.Period("2020-01-01", "D"), "target": series}], freq="D", one_dim_target=False)
-    estimator = CSDIEstimator(
-        freq="D", prediction_length=6, target_dim=3, context_length=12, num_batches_per_epoch=3, batch_size=8,
-        num_parallel_samples=5, num_sampling_steps=5, sampler="ddim", **SMALL,
-        trainer_kwargs=dict(max_epochs=1, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
-                            enable_model_summary=False),
-    )
-    predictor = estimator.train(ds)
-    torch.manual_seed(0)
-    f1 = list(predictor.predict(ds))
-    assert isinstance(f1[0], SampleForecast) and f1[0].samples.shape == (5, 6, 3)
-    path = tmp_path / "predictor"
-    path.mkdir()
-    predictor.serialize(path)
-    loaded = Predictor.deserialize(path)
-    torch.manual_seed(0)
-    f2 = list(loaded.predict(ds))
-    np.testing.assert_array_equal(f1[0].samples, f2[0].samples)
-    assert f1[0].start_date == f2[0].start_date
+    predictor, ds = forecaster
+    predictor.serialize(tmp_path)
+    loaded = Predictor.deserialize(tmp_path)
+    assert isinstance(loaded, DiffusionPredictor) and loaded.seed == 11
+    for options in ({}, {"seed": 5, "sampler": "ddim", "sampling_steps": 3, "eta": 0.5}):
+        (f1,) = predictor.predict(ds, **options)
+        (f2,) = loaded.predict(ds, **options)
+        assert isinstance(f1, SampleForecast) and f1.samples.shape == (5, 6, 3)
+        np.testing.assert_array_equal(f1.samples, f2.samples)
+        assert f1.start_date == f2.start_date

@@ -76,6 +76,20 @@ def test_deepar_tiny_run(tmp_path):
         run_deepar("exchange_rate_nips", {"epoch": 1}, seed=0)
 
 
+@needs_data
+def test_csdi_tiny_forecast_run():
+    """The CSDI runner samples through its predictor's per-call options: ddpm over all T, then DDIM."""
+    from experiments.models import csdi
+
+    config = {"epochs": 1, "num_batches_per_epoch": 2, "batch_size": 8, "lr": 1e-3, "num_samples": 2,
+              "context_length": 8, "channels": 8, "layers": 1, "heads": 1, "dim_feedforward": 8, "num_steps": 5,
+              "threads": 1, "progress": False, "speed_loop_samples": 1, "ddim_steps": [2]}
+    metrics = csdi.run("exchange_rate_nips", config, seed=0)
+    assert (metrics["sampler"], metrics["sampling_steps"], metrics["num_samples"]) == ("ddpm", 5, 2)
+    assert metrics["crps_sum"] > 0 and metrics["speed"]["looped_seconds_per_sample"] > 0
+    assert metrics["speed"]["ddim2"]["crps"] > 0 and metrics["speed"]["ddim2"]["crps"] != metrics["crps"]
+
+
 def fake_result(model, dataset, seed, crps, preset="quick", **extra):
     return {"model": model, "dataset": dataset, "preset": preset, "seed": seed, "config": {},
             "metrics": {"crps": crps, "crps_sum": crps / 2, "device": "cpu", **extra},

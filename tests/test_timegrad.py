@@ -2,6 +2,7 @@
 
 CPU only, single thread; the whole file runs in well under a minute.
 """
+import json
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 from gluonts.dataset.common import ListDataset
 from gluonts.model.predictor import Predictor
 
+from tsdiff.models.predictor import DiffusionPredictor
 from tsdiff.models.timegrad import EpsilonTheta, TimeGradEstimator, TimeGradModel, TimeGradPredictor, scale_context
 
 torch.set_num_threads(1)
@@ -183,8 +185,11 @@ def test_samplers_shapes_and_seeds(trained):
 def test_serialize_roundtrip_identical_samples(trained, tmp_path):
     predictor, test = trained
     predictor.serialize(tmp_path)
+    # the class name predictors serialised before DiffusionPredictor existed refer to
+    assert json.loads((tmp_path / "gluonts-config.json").read_text())["type"] == \
+        "tsdiff.models.timegrad.estimator.TimeGradPredictor"
     loaded = Predictor.deserialize(tmp_path)
-    assert isinstance(loaded, TimeGradPredictor)
+    assert isinstance(loaded, TimeGradPredictor) and isinstance(loaded, DiffusionPredictor)
     a = next(iter(predictor.predict(test, num_samples=5, seed=7, sampler="ddim", sampling_steps=4)))
     b = next(iter(loaded.predict(test, num_samples=5, seed=7, sampler="ddim", sampling_steps=4)))
     np.testing.assert_array_equal(a.samples, b.samples)

@@ -208,12 +208,11 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
     test = task.histories
 
-    def forecast(sampler, steps, seed_=seed):
+    def forecast(sampler, steps):
         """Samples (S, H, D) for every test window (the shared protocol), and the time they took."""
-        net.sampler, net.num_sampling_steps = sampler, steps
-        torch.manual_seed(seed_)
         t, c = time.perf_counter(), time.process_time()
-        fc = [f.samples for f in predictor.predict(windows, num_samples=S)]
+        fc = [f.samples for f in predictor.predict(windows, num_samples=S, seed=seed, sampler=sampler,
+                                                   sampling_steps=steps)]
         cpu_seconds.append(time.process_time() - c)
         return fc, time.perf_counter() - t
 
@@ -228,11 +227,10 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     C = net.context_length
     past = torch.as_tensor(np.asarray(test[0], dtype=np.float32)[:, -C:].T[None])
     obs = torch.ones_like(past)
-    net.sampler, net.num_sampling_steps = "ddpm", None
     with torch.no_grad():
         t, c = time.perf_counter(), time.process_time()
         for _ in range(k):
-            net(past, obs, num_parallel_samples=1)
+            net(past, obs, num_samples=1, sampler="ddpm")
         per = (time.perf_counter() - t) / k
         per_cpu = (time.process_time() - c) / k
     speed = {"batched_seconds": sample_seconds, "looped_seconds_per_sample": per,

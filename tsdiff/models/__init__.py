@@ -1,1 +1,1 @@
-"""Models built on the shared diffusion core."""
+"""Models built on the shared diffusion core; :mod:`.predictor` is the GluonTS predictor both estimators return."""

@@ -1,8 +1,9 @@
 """GluonTS estimator for CSDI used as a forecaster (the future part of a window is imputed).
 
 Input data is GluonTS multivariate: each entry's ``target`` has shape (D, T) (group univariate series with
-``gluonts.dataset.multivariate_grouper.MultivariateGrouper``). The predictor yields ``SampleForecast``s whose
-samples have shape (num_samples, prediction_length, D).
+``gluonts.dataset.multivariate_grouper.MultivariateGrouper``). The predictor, a
+:class:`~tsdiff.models.predictor.DiffusionPredictor`, yields ``SampleForecast``s whose samples have shape
+(num_samples, prediction_length, D); ``predict`` takes ``seed``, ``sampler``, ``sampling_steps`` and ``eta`` per call.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.itertools import Cyclic
 from gluonts.torch.model.estimator import PyTorchLightningEstimator
-from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddObservedValuesIndicator,
     AsNumpyArray,
@@ -30,6 +30,7 @@ from gluonts.transform import (
 )
 from gluonts.transform.sampler import InstanceSampler
 
+from ..predictor import DiffusionPredictor
 from .lightning_module import CSDILightningModule
 
 PREDICTION_INPUT_NAMES = ["past_target", "past_observed_values"]
@@ -52,8 +53,11 @@ class CSDIEstimator(PyTorchLightningEstimator):
             ``scaler_mean``/``scaler_std`` are given).
         lr, weight_decay: Adam (CSDI: 1e-3, 1e-6; lr × 0.1 at 75 %/90 % of ``max_epochs``).
         batch_size, num_batches_per_epoch: training batches.
-        num_parallel_samples: samples per series at prediction.
-        sampler, num_sampling_steps, eta: ``"ddpm"`` (all steps) or ``"ddim"``.
+        num_parallel_samples: default samples per series at prediction.
+        sampler, sampling_steps, eta: default reverse process: ``"ddpm"`` (all ``num_steps``) or ``"ddim"`` with
+            ``sampling_steps`` steps (default all) and noise ``eta``; ``predict`` can override each per call.
+        seed: default sampling seed of the predictor (``predict(seed=...)`` overrides it; ``None`` draws from
+            torch's global RNG). Training is seeded separately (e.g. ``lightning.pytorch.seed_everything``).
         prediction_batch_size: series per prediction batch (all their samples are drawn in one batch).
         trainer_kwargs: ``lightning.pytorch.Trainer`` arguments (default ``max_epochs=200``).
         train_sampler, validation_sampler: window samplers.
@@ -88,8 +92,9 @@ class CSDIEstimator(PyTorchLightningEstimator):
         num_batches_per_epoch: int = 50,
         num_parallel_samples: int = 100,
         sampler: str = "ddpm",
-        num_sampling_steps: Optional[int] = None,
+        sampling_steps: Optional[int] = None,
         eta: float = 0.0,
+        seed: Optional[int] = None,
         prediction_batch_size: int = 64,
         trainer_kwargs: Optional[Dict[str, Any]] = None,
         train_sampler: Optional[InstanceSampler] = None,
@@ -121,8 +126,9 @@ class CSDIEstimator(PyTorchLightningEstimator):
         self.num_batches_per_epoch = num_batches_per_epoch
         self.num_parallel_samples = num_parallel_samples
         self.sampler = sampler
-        self.num_sampling_steps = num_sampling_steps
+        self.sampling_steps = sampling_steps
         self.eta = eta
+        self.seed = seed
         self.prediction_batch_size = prediction_batch_size
         self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
             num_instances=1.0, min_past=self.context_length, min_future=prediction_length
@@ -191,17 +197,21 @@ class CSDIEstimator(PyTorchLightningEstimator):
                 target_dim=self.target_dim, context_length=self.context_length,
                 prediction_length=self.prediction_length, num_parallel_samples=self.num_parallel_samples,
                 scaler_mean=mean, scaler_std=std, num_sample_features=self.num_sample_features,
-                sampler=self.sampler, num_sampling_steps=self.num_sampling_steps, eta=self.eta,
+                sampler=self.sampler, sampling_steps=self.sampling_steps, eta=self.eta,
                 **self.network_kwargs,
             ),
         )
 
-    def create_predictor(self, transformation: Transformation, module: CSDILightningModule) -> PyTorchPredictor:
-        return PyTorchPredictor(
+    def create_predictor(self, transformation: Transformation, module: CSDILightningModule) -> DiffusionPredictor:
+        return DiffusionPredictor(
             input_transform=transformation + self._create_instance_splitter("test"),
             input_names=PREDICTION_INPUT_NAMES,
             prediction_net=module,
             batch_size=self.prediction_batch_size,
             prediction_length=self.prediction_length,
             device="cpu" if not torch.cuda.is_available() else "auto",
+            seed=self.seed,
+            sampler=self.sampler,
+            sampling_steps=self.sampling_steps,
+            eta=self.eta,
         )

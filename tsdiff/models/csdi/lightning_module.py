@@ -17,7 +17,9 @@ class CSDILightningModule(pl.LightningModule):
         model_kwargs: arguments of :class:`CSDIForecastModel`.
         lr, weight_decay: Adam settings (CSDI: 1e-3, 1e-6).
         lr_milestones: fractions of ``trainer.max_epochs`` where the lr drops tenfold.
-    Shapes: ``forward(past_target (B, C, D), past_observed_values (B, C, D))`` → samples (B, S, P, D).
+    Shapes: ``forward(past_target (B, C, D), past_observed_values (B, C, D), **options)`` → samples (B, S, P, D);
+    ``options`` (``num_samples``, ``generator``, ``sampler``, ``sampling_steps``, ``eta``) go to
+    :meth:`CSDIForecastModel.forward`.
     """
 
     @validated()

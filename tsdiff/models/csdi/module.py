@@ -285,10 +285,11 @@ class CSDIForecastModel(nn.Module):
     Args:
         target_dim: D.
         context_length, prediction_length: C and P (grid length L = C + P).
-        num_parallel_samples: samples per series at prediction time.
+        num_parallel_samples: default samples per series at prediction time.
         scaler_mean, scaler_std: length-D lists (default 0 and 1).
         num_sample_features: train on a random subset of this many dimensions per window when D is larger.
-        sampler, num_sampling_steps, eta: reverse process at prediction time.
+        sampler, sampling_steps, eta: default reverse process at prediction time (``sampling_steps``: DDIM steps,
+            ``None`` for all T).
         **model_kwargs: passed to :class:`CSDIModel`.
     Shapes: ``forward(past_target (B, C', D), past_observed_values (B, C', D))`` with C' ≥ C →
     samples (B, S, P, D).
@@ -304,7 +305,7 @@ class CSDIForecastModel(nn.Module):
         scaler_std: Optional[List[float]] = None,
         num_sample_features: int = 64,
         sampler: str = "ddpm",
-        num_sampling_steps: Optional[int] = None,
+        sampling_steps: Optional[int] = None,
         eta: float = 0.0,
         **model_kwargs,
     ):
@@ -314,7 +315,7 @@ class CSDIForecastModel(nn.Module):
         self.prediction_length = prediction_length
         self.num_parallel_samples = num_parallel_samples
         self.num_sample_features = num_sample_features
-        self.sampler, self.num_sampling_steps, self.eta = sampler, num_sampling_steps, eta
+        self.sampler, self.sampling_steps, self.eta = sampler, sampling_steps, eta
         mean = torch.zeros(target_dim) if scaler_mean is None else torch.tensor(scaler_mean, dtype=torch.float32)
         std = torch.ones(target_dim) if scaler_std is None else torch.tensor(scaler_std, dtype=torch.float32)
         if mean.shape != (target_dim,) or std.shape != (target_dim,):
@@ -348,19 +349,31 @@ class CSDIForecastModel(nn.Module):
         self,
         past_target: torch.Tensor,
         past_observed_values: torch.Tensor,
-        num_parallel_samples: Optional[int] = None,
+        num_samples: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
+        sampler: Optional[str] = None,
+        sampling_steps: Optional[int] = None,
+        eta: Optional[float] = None,
     ) -> torch.Tensor:
+        """Impute the next P steps after the last C of ``past_target``: samples (B, S, P, D) in the data's units.
+
+        ``num_samples``, ``sampler``, ``sampling_steps`` and ``eta`` override the module's defaults for this call
+        only (``None``: the default); ``generator`` makes the draw reproducible.
+        """
         C, P = self.context_length, self.prediction_length
-        S = self.num_parallel_samples if num_parallel_samples is None else num_parallel_samples
+        S = self.num_parallel_samples if num_samples is None else num_samples
+        sampler = sampler or self.sampler
+        steps = self.sampling_steps if sampling_steps is None else sampling_steps
+        if sampler == "ddpm":  # runs all T steps: a DDIM step count (a default, say) does not apply, as in TimeGrad
+            steps = None
+        eta = self.eta if eta is None else eta
         B, _, D = past_target.shape
         past = self._grid(past_target[:, -C:])
         observed = past_observed_values[:, -C:].transpose(1, 2)
         values = torch.cat([past, past.new_zeros(B, D, P)], dim=2)
         cond_mask = torch.cat([observed, observed.new_zeros(B, D, P)], dim=2)
         samples = self.model.impute(
-            values, cond_mask, num_samples=S, sampler=self.sampler, num_steps=self.num_sampling_steps,
-            eta=self.eta, generator=generator,
+            values, cond_mask, num_samples=S, sampler=sampler, num_steps=steps, eta=eta, generator=generator,
         )  # (S, B, D, L)
         future = samples[..., C:].permute(1, 0, 3, 2)  # (B, S, P, D)
         return future * self.scaler_std + self.scaler_mean

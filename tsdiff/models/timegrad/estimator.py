@@ -1,6 +1,6 @@
-"""GluonTS estimator and predictor for TimeGrad: transformations, data loaders, training and seeded sampling."""
+"""GluonTS estimator for TimeGrad: transformations, data loaders, training; its predictor samples with a seed."""
 
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import lightning.pytorch as pl
 import numpy as np
@@ -8,13 +8,10 @@ import torch
 from gluonts.core.component import validated
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
-from gluonts.dataset.loader import InferenceDataLoader, as_stacked_batches
-from gluonts.itertools import Cyclic, select
-from gluonts.model.forecast import SampleForecast
+from gluonts.dataset.loader import as_stacked_batches
+from gluonts.itertools import Cyclic
 from gluonts.time_feature import TimeFeature, time_features_from_frequency_str
-from gluonts.torch.batchify import batchify
 from gluonts.torch.model.estimator import PyTorchLightningEstimator
-from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
     AddObservedValuesIndicator,
     AddTimeFeatures,
@@ -23,7 +20,6 @@ from gluonts.transform import (
     ExpectedNumInstanceSampler,
     InstanceSplitter,
     RemoveFields,
-    SelectFields,
     TargetDimIndicator,
     TestSplitSampler,
     Transformation,
@@ -32,90 +28,17 @@ from gluonts.transform import (
 )
 from gluonts.transform.sampler import InstanceSampler
 
+from ..predictor import DiffusionPredictor
 from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, TimeGradLightningModule
 
 TARGET_DIM_INDICATOR = "target_dimension_indicator"
 
 
-class TimeGradPredictor(PyTorchPredictor):
-    """A :class:`PyTorchPredictor` whose sampling is seedable and whose sampler can be switched per call.
+class TimeGradPredictor(DiffusionPredictor):
+    """TimeGrad's :class:`~tsdiff.models.predictor.DiffusionPredictor` (seedable, sampler switchable per call).
 
-    Extra args (all serialised with the predictor):
-        seed: default seed of :meth:`predict`; ``None`` draws from torch's global RNG.
-        sampler, sampling_steps, eta: default reverse process (``None``: the network's own defaults).
+    A subclass only so that predictors serialised under this name keep loading; it adds nothing.
     """
-
-    @validated()
-    def __init__(
-        self,
-        input_names: List[str],
-        prediction_net: torch.nn.Module,
-        batch_size: int,
-        prediction_length: int,
-        input_transform: Transformation,
-        lead_time: int = 0,
-        device: str = "auto",
-        seed: Optional[int] = None,
-        sampler: Optional[str] = None,
-        sampling_steps: Optional[int] = None,
-        eta: Optional[float] = None,
-    ) -> None:
-        super().__init__(
-            input_names=input_names,
-            prediction_net=prediction_net,
-            batch_size=batch_size,
-            prediction_length=prediction_length,
-            input_transform=input_transform,
-            lead_time=lead_time,
-            device=device,
-        )
-        self.seed = seed
-        self.sampler = sampler
-        self.sampling_steps = sampling_steps
-        self.eta = eta
-
-    def predict(  # type: ignore[override]
-        self,
-        dataset: Dataset,
-        num_samples: Optional[int] = None,
-        seed: Optional[int] = None,
-        sampler: Optional[str] = None,
-        sampling_steps: Optional[int] = None,
-        eta: Optional[float] = None,
-    ) -> Iterator[SampleForecast]:
-        """Yield one :class:`SampleForecast` per entry, samples of shape (num_samples, prediction_length, D).
-
-        ``seed`` (or the predictor's ``seed``) seeds one CPU ``torch.Generator`` for the whole call, so the same
-        seed, data and settings give identical samples on any device. ``sampler="ddim"`` with ``sampling_steps``
-        (and ``eta``) trades accuracy for speed.
-        """
-        seed = self.seed if seed is None else seed
-        generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-        options = dict(
-            num_samples=num_samples,
-            generator=generator,
-            sampler=sampler or self.sampler,
-            sampling_steps=sampling_steps if sampling_steps is not None else self.sampling_steps,
-            eta=eta if eta is not None else self.eta,
-        )
-        loader = InferenceDataLoader(
-            dataset,
-            transform=self.input_transform
-            + SelectFields(self.input_names + self.required_fields, allow_missing=True),
-            batch_size=self.batch_size,
-            stack_fn=lambda data: batchify(data, self.device),
-        )
-        self.prediction_net.eval()
-        with torch.no_grad():
-            for batch in loader:
-                samples = self.prediction_net(**select(self.input_names, batch), **options).cpu().numpy()
-                for i, window in enumerate(samples):
-                    yield SampleForecast(
-                        window,
-                        start_date=batch[FieldName.FORECAST_START][i],
-                        item_id=batch[FieldName.ITEM_ID][i] if FieldName.ITEM_ID in batch else None,
-                        info=batch["info"][i] if "info" in batch else None,
-                    )
 
 
 class TimeGradEstimator(PyTorchLightningEstimator):

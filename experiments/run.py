@@ -59,16 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_overrides(items: list[str], preset: dict | None = None) -> dict:
-    """``["k=json", ...]`` -> ``{k: value}``; with ``preset``, every key must be one of its entries."""
+def parse_overrides(items: list[str], preset: dict | None = None, known: frozenset = frozenset()) -> dict:
+    """``["k=json", ...]`` -> ``{k: value}``; with ``preset``, every key must be one of its entries or one of the
+    ``known`` keys the model's runner reads (so a typo fails instead of being silently ignored)."""
     overrides = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         key = key.strip()
-        if preset is not None and key not in preset:
-            raise ValueError(f"--set {key}: not an entry of the preset; entries: {', '.join(sorted(preset))}")
+        if preset is not None and key not in preset and key not in known:
+            hint = f"; other keys the model reads: {', '.join(sorted(set(known) - set(preset)))}" if known else ""
+            raise ValueError(f"--set {key}: not an entry of the preset; entries: {', '.join(sorted(preset))}{hint}")
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -90,7 +92,7 @@ def result_name(model: str, dataset: str, preset: str, seed: int, overrides: dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.models import FORECAST_DATASETS, SUPPORTED, load_runner
+    from experiments.models import FORECAST_DATASETS, SUPPORTED, config_keys, load_runner
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"choose one of {', '.join(SUPPORTED[args.model])}")
     try:
         config = load_preset(args.model, args.dataset, args.preset)
-        overrides = parse_overrides(args.set, config)
+        overrides = parse_overrides(args.set, config, known=config_keys(args.model))
     except ValueError as exc:
         parser.error(str(exc))
     config.update(overrides)

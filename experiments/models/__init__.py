@@ -1,7 +1,8 @@
 """Benchmark entry points, one module per model.
 
 Each module exposes ``run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict``
-returning the metrics (at least those in ``REQUIRED_METRICS`` of its kind) plus any extra entries.
+returning the metrics (at least those in ``REQUIRED_METRICS`` of its kind) plus any extra entries, and
+``CONFIG_KEYS``: every config key it reads (``--set`` accepts these even where a preset leaves them at their default).
 """
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ SUPPORTED = {
     "deepar": FORECAST_DATASETS,
     "seasonal_naive": FORECAST_DATASETS,
 }
+
+
+def config_keys(model: str) -> frozenset:
+    """Every config key the runner of ``model`` reads."""
+    module = importlib.import_module(MODELS[model])
+    keys = getattr(module, "CONFIG_KEYS", {})
+    return frozenset(keys[model] if isinstance(keys, dict) else keys)
 
 
 def load_runner(model: str):

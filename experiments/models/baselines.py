@@ -33,6 +33,8 @@ DEEPAR_DEFAULTS = {
 SEASONAL_NAIVE_DEFAULTS = {"season_length": None, "prediction_length": None, "num_test_windows": None,
                            "split": "test"}
 
+CONFIG_KEYS = {"deepar": tuple(DEEPAR_DEFAULTS), "seasonal_naive": tuple(SEASONAL_NAIVE_DEFAULTS)}
+
 
 def _config(defaults: dict, config: dict, model: str) -> dict:
     unknown = set(config) - set(defaults)

@@ -23,6 +23,16 @@ FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate") 
 NETWORK_KEYS = ("channels", "layers", "heads", "step_embedding_dim", "time_embedding_dim", "feature_embedding_dim",
                 "dim_feedforward", "dropout", "schedule_kind", "num_steps", "beta_start", "beta_end")
 
+CONFIG_KEYS = NETWORK_KEYS + (
+    "epochs", "batch_size", "lr", "num_samples", "sampler", "sampling_steps", "threads", "progress", "split",
+    "speed_loop_samples", "ddim_steps",
+    # imputation
+    "mask_strategy", "max_train", "max_test", "max_train_seconds", "impute_batch_size", "data_seed", "fold",
+    "window", "curve",
+    # forecasting
+    "context_length", "prediction_length", "num_batches_per_epoch", "prediction_batch_size", "save_predictor",
+)
+
 
 def _network(config: dict) -> dict:
     return {k: config[k] for k in NETWORK_KEYS if k in config}

@@ -26,6 +26,8 @@ MODEL_KEYS = (
     "residual_layers", "residual_channels", "dilation_cycle_length", "cond_upsampler_dim", "lr", "weight_decay",
     "lr_schedule", "batch_size", "num_batches_per_epoch",
 )
+CONFIG_KEYS = MODEL_KEYS + ("epochs", "num_samples", "sampler", "sampling_steps", "eta", "sampler_tradeoff", "threads",
+                            "trainer_kwargs", "prediction_length", "progress", "split")
 TRADEOFF = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10))
 
 

@@ -18,7 +18,8 @@ import numpy as np
 from experiments.anchors import ANCHORS, REFERENCE_RUNS
 
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
-METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "coverage_80", "train_seconds", "sample_seconds")
+METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "coverage_80", "interpolation_mae", "mean_imputation_mae",
+           "train_seconds", "sample_seconds")
 
 
 def load_results(results_dir: Path) -> list[dict]:
@@ -118,7 +119,8 @@ def render(results: list[dict]) -> str:
 
 
 def render_sampler_tables(results: list[dict]) -> list[str]:
-    """Per run that measured them: the sampler trade-off (ddpm vs DDIM steps) and batched-vs-looped sampling."""
+    """Per run that measured them: the sampler trade-off (ddpm vs DDIM steps), scores along training (``curve``) and
+    batched-vs-looped sampling."""
     lines = []
     for r in sorted(results, key=lambda r: (r["model"], r["dataset"], r["seed"])):
         m = r["metrics"]
@@ -130,6 +132,13 @@ def render_sampler_tables(results: list[dict]) -> list[str]:
                 lines.append(f"| {row['sampler']} | {row['steps']} | {row['crps']:.4f} | "
                              f"{row['crps_sum'] if row.get('crps_sum') is None else format(row['crps_sum'], '.4f')}"
                              f" | {row['sample_seconds']:.1f} |")
+            lines.append("")
+        if m.get("curve"):
+            lines += [f"#### Along training: {title}", "",
+                      "Scores of a test subset after each epoch (see the run's config `curve`), ddpm sampling.", "",
+                      "| epoch | train s | loss | crps | mae |", "|---|---|---|---|---|"]
+            lines += [f"| {c['epoch']} | {c['train_seconds']:.0f} | {c['loss']:.4f} | {c['crps']:.4f} | {c['mae']:.4f} |"
+                      for c in m["curve"]]
             lines.append("")
         speed = m.get("speed")
         if speed and "speedup" in speed:

@@ -130,7 +130,10 @@ def test_report_sampler_and_speed_tables():
     csdi = fake_result("csdi", "exchange_rate_nips", 1, 0.05)
     csdi["metrics"]["speed"] = dict(batched_seconds=10.0, looped_seconds_extrapolated=30.0, speedup=3.0,
                                     note="timed on 1 sample", ddim10=dict(seconds=1.0, crps_sum=0.09))
+    csdi["metrics"]["curve"] = [dict(epoch=1, train_seconds=60.0, loss=0.5, crps=0.9, mae=0.7, eval_seconds=5.0),
+                                dict(epoch=2, train_seconds=121.0, loss=0.4, crps=0.6, mae=0.5, eval_seconds=5.0)]
     text = "\n".join(report.render_sampler_tables([result, csdi]))
+    assert "#### Along training: csdi on exchange_rate_nips" in text and "| 2 | 121 | 0.4000 | 0.6000 | 0.5000 |" in text
     assert "#### Sampler trade-off: timegrad on exchange_rate_nips" in text
     assert "| ddim | 10 | 0.0110 | 0.0075 | 2.0 |" in text
     assert "speed-up: 3.00x wall" in text and "ddim10: 1.0 s wall, crps_sum 0.0900" in text

@@ -125,10 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     from tsdiff.data import DatasetNotFoundError
+    from tsdiff.data.entries import quiet_freq_deprecations
 
     started = time.time()
     try:
-        metrics = load_runner(args.model)(args.dataset, config, args.seed, device=device, out_dir=out_dir)
+        metrics = quiet_freq_deprecations(load_runner(args.model))(args.dataset, config, args.seed, device=device,
+                                                                 out_dir=out_dir)
     except DatasetNotFoundError as exc:
         parser.error(f"data of {args.dataset!r} not found (set TSDIFF_DATA to the data root): {exc}")
     wall = time.time() - started

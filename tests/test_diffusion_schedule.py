@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, resolve_sampling_options
 
 
 def test_linear_and_quad_match_closed_form():
@@ -156,3 +156,17 @@ def test_sampling_is_reproducible_and_batched():
     calls.clear()
     d.sample(denoiser, (7, 2), sampler="ddim", num_steps=5)
     assert calls == [7] * 5
+
+
+@pytest.mark.parametrize(
+    "call,expected",
+    [
+        ((None, None, None), ("ddim", 10, 0.5)),  # nothing given: the model's defaults
+        (("ddpm", None, None), ("ddpm", None, 0.5)),  # ddpm runs all T steps: the DDIM default count is dropped
+        (("ddpm", 7, None), ("ddpm", None, 0.5)),
+        (("ddim", 20, 0.0), ("ddim", 20, 0.0)),  # eta 0 is a value, not "unset"
+        ((None, 5, None), ("ddim", 5, 0.5)),
+    ],
+)
+def test_resolve_sampling_options(call, expected):
+    assert resolve_sampling_options(*call, defaults=("ddim", 10, 0.5)) == expected

@@ -123,6 +123,58 @@ def test_scale_context_ignores_unobserved():
     assert torch.all(scale == 1) and torch.all(loc == 0)
 
 
+def test_scale_context_diff_uses_last_observed_value_and_step_size():
+    # series 0: 1, 3, 2, 6 → last 6, steps 2, -1, 4 → rms sqrt(21/3); series 1: 5, 5, nan, 7 → last 7, one step (0)
+    x = torch.tensor([[[1.0, 5.0], [3.0, 5.0], [2.0, float("nan")], [6.0, 7.0]]])  # (1, 4, 2)
+    obs = (~torch.isnan(x)).float()
+    loc, scale = scale_context(torch.nan_to_num(x, nan=-50.0), obs, "diff")
+    torch.testing.assert_close(loc, torch.tensor([[[6.0, 7.0]]]))
+    # series 1 has only a zero step (5 → 5; the pairs around the gap are skipped): the magnitude fallback 1e-2·|loc|
+    torch.testing.assert_close(scale, torch.tensor([[[math.sqrt(7.0), 0.07]]]))
+    x[0, -1, 0] = float("nan")  # an unobserved last value: loc is the last *observed* one
+    loc, _ = scale_context(torch.nan_to_num(x), (~torch.isnan(x)).float(), "diff")
+    assert loc[0, 0, 0] == 2.0
+
+
+def test_increments_loss_diffuses_one_step_changes(monkeypatch):
+    """With ``increments`` the ε-loss sees x_t − x_{t−1} (normalised), masked where either end is missing."""
+    model = small_model(scaling="diff", increments=True)
+    inputs = model_inputs(model, with_future=True)
+    inputs["future_target"][0, 2, 1] = float("nan")
+    inputs["future_observed_values"][0, 2, 1] = 0.0
+    seen = {}
+
+    def capture(denoiser, x0, cond, mask=None):
+        seen.update(x0=x0, mask=mask)
+        return x0.sum() * 0
+
+    monkeypatch.setattr(model.diffusion, "training_loss", capture)
+    model.loss(**inputs)
+    loc, scale = scale_context(inputs["past_target"][:, -CONTEXT:], inputs["past_observed_values"][:, -CONTEXT:], "diff")
+    full = torch.cat([inputs["past_target"], inputs["future_target"].nan_to_num()], 1)
+    start = model.past_length - CONTEXT
+    normed = (full - loc) / scale
+    expected = (normed[:, start:] - normed[:, start - 1 : -1]).reshape(-1, D)
+    mask = seen["mask"].reshape(2, CONTEXT + P, D)
+    assert mask[0, CONTEXT + 2, 1] == 0 and mask[0, CONTEXT + 3, 1] == 0 and mask.sum() == mask.numel() - 2
+    keep = seen["mask"] > 0
+    torch.testing.assert_close(seen["x0"][keep], expected[keep])
+
+
+def test_increments_forecast_is_running_sum_of_sampled_changes(monkeypatch):
+    model = small_model(scaling="diff", increments=True).eval()
+    change = 0.5  # every reverse diffusion "samples" the same normalised change
+    monkeypatch.setattr(model.diffusion, "sample", lambda fn, shape, **kw: torch.full(shape, change))
+    inputs = model_inputs(model)
+    samples = model(**inputs, num_samples=3)
+    loc, scale = scale_context(inputs["past_target"][:, -CONTEXT:], inputs["past_observed_values"][:, -CONTEXT:], "diff")
+    last = inputs["past_target"][:, -1:]  # loc is the last value, so the walk starts there
+    torch.testing.assert_close(loc, last)
+    steps = torch.arange(1, P + 1, dtype=torch.float32).view(1, P, 1)
+    expected = last + change * steps * scale  # (B, P, D)
+    torch.testing.assert_close(samples, expected.unsqueeze(1).expand(-1, 3, -1, -1))
+
+
 def test_loss_and_forward_shapes():
     model = small_model()
     inputs = model_inputs(model, batch=2, with_future=True)

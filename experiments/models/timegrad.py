@@ -5,7 +5,7 @@ are also used by ``experiments.speed``.
 
 Config keys (see ``experiments/presets/timegrad/*.json``): ``epochs``, ``batch_size``, ``num_batches_per_epoch``,
 ``lr``, ``lr_schedule``, ``weight_decay``, ``context_length``, ``hidden_size``, ``num_layers``, ``cell_type``,
-``dropout_rate``, ``scaling``, ``conditioning_length``, ``cond_upsampler_dim``, ``residual_layers``,
+``dropout_rate``, ``scaling``, ``increments``, ``conditioning_length``, ``cond_upsampler_dim``, ``residual_layers``,
 ``residual_channels``, ``num_diffusion_steps``, ``num_samples`` (100), ``sampler``/``sampling_steps``/``eta``,
 ``sampler_tradeoff`` (bool: also score ddpm and ddim-50/20/10 with the same model), ``threads`` (default 1),
 ``trainer_kwargs`` (passed to Lightning).
@@ -22,7 +22,7 @@ from experiments.common import ForecastTask, load_forecast_task, score_forecasts
 
 MODEL_KEYS = (
     "context_length", "num_layers", "hidden_size", "dropout_rate", "cell_type", "embedding_dim",
-    "conditioning_length", "scaling", "lags_seq", "num_diffusion_steps", "beta_schedule", "beta_start", "beta_end",
+    "conditioning_length", "scaling", "increments", "lags_seq", "num_diffusion_steps", "beta_schedule", "beta_start", "beta_end",
     "residual_layers", "residual_channels", "dilation_cycle_length", "cond_upsampler_dim", "lr", "weight_decay",
     "lr_schedule", "batch_size", "num_batches_per_epoch",
 )

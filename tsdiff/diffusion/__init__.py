@@ -6,7 +6,7 @@
 >>> x = diffusion.sample(denoiser, (64, 8), cond, sampler="ddim", num_steps=10)  # doctest: +SKIP
 """
 from .gaussian import PREDICTIONS, GaussianDiffusion
-from .samplers import SAMPLERS, VARIANCES, DDIMSampler, DDPMSampler, make_sampler
+from .samplers import SAMPLERS, VARIANCES, DDIMSampler, DDPMSampler, make_sampler, resolve_sampling_options
 from .schedule import SCHEDULE_KINDS, NoiseSchedule
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "DDPMSampler",
     "DDIMSampler",
     "make_sampler",
+    "resolve_sampling_options",
     "SCHEDULE_KINDS",
     "PREDICTIONS",
     "SAMPLERS",

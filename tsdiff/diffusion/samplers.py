@@ -96,6 +96,25 @@ class DDIMSampler:
         return x_prev
 
 
+def resolve_sampling_options(
+    sampler: str | None,
+    num_steps: int | None,
+    eta: float | None,
+    defaults: tuple[str, int | None, float],
+) -> tuple[str, int | None, float]:
+    """Per-call sampler options laid over a model's ``defaults`` (sampler, num_steps, eta).
+
+    ``None`` keeps the default. ``"ddpm"`` always runs all T steps, so a step count meant for DDIM (a model
+    default, say) is dropped for it rather than refused. Returns (sampler, num_steps, eta) for :func:`make_sampler`.
+    """
+    default_sampler, default_steps, default_eta = defaults
+    sampler = sampler or default_sampler
+    num_steps = default_steps if num_steps is None else num_steps
+    if sampler == "ddpm":
+        num_steps = None
+    return sampler, num_steps, default_eta if eta is None else eta
+
+
 def make_sampler(
     diffusion: "GaussianDiffusion",
     sampler: str = "ddpm",

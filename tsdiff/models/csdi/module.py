@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, resolve_sampling_options
 from tsdiff.nn.axial import AxialTransformerLayer
 from tsdiff.nn.embedding import DiffusionStepEmbedding, sinusoidal_embedding
 
@@ -362,11 +362,9 @@ class CSDIForecastModel(nn.Module):
         """
         C, P = self.context_length, self.prediction_length
         S = self.num_parallel_samples if num_samples is None else num_samples
-        sampler = sampler or self.sampler
-        steps = self.sampling_steps if sampling_steps is None else sampling_steps
-        if sampler == "ddpm":  # runs all T steps: a DDIM step count (a default, say) does not apply, as in TimeGrad
-            steps = None
-        eta = self.eta if eta is None else eta
+        sampler, steps, eta = resolve_sampling_options(
+            sampler, sampling_steps, eta, (self.sampler, self.sampling_steps, self.eta)
+        )
         B, _, D = past_target.shape
         past = self._grid(past_target[:, -C:])
         observed = past_observed_values[:, -C:].transpose(1, 2)

@@ -56,7 +56,8 @@ class TimeGradEstimator(PyTorchLightningEstimator):
         num_layers, hidden_size, dropout_rate, cell_type: the RNN (default 2 × 40 LSTM, dropout 0.1).
         embedding_dim: size of the learned per-series embedding.
         conditioning_length: width of the projected RNN state given to the denoiser.
-        scaling: ``"mean"`` (TimeGrad), ``"std"`` or ``"none"``.
+        scaling: ``"mean"`` (TimeGrad), ``"std"``, ``"diff"`` (last value / size of one-step changes) or ``"none"``.
+        increments: diffuse one-step changes instead of levels (see :class:`TimeGradModel`).
         lags_seq: target lags (default ``get_lags_for_frequency(freq)``); time_features: default
             ``time_features_from_frequency_str(freq)``.
         num_feat_dynamic_real: number of dynamic real covariates (known in the future).
@@ -88,6 +89,7 @@ class TimeGradEstimator(PyTorchLightningEstimator):
         embedding_dim: int = 1,
         conditioning_length: int = 100,
         scaling: str = "mean",
+        increments: bool = False,
         lags_seq: Optional[List[int]] = None,
         time_features: Optional[List[TimeFeature]] = None,
         num_feat_dynamic_real: int = 0,
@@ -138,6 +140,7 @@ class TimeGradEstimator(PyTorchLightningEstimator):
             embedding_dim=embedding_dim,
             conditioning_length=conditioning_length,
             scaling=scaling,
+            increments=increments,
             num_diffusion_steps=num_diffusion_steps,
             beta_schedule=beta_schedule,
             beta_start=beta_start,

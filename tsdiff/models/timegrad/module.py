@@ -12,11 +12,11 @@ from gluonts.core.component import validated
 from gluonts.time_feature import get_lags_for_frequency
 from torch import nn
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, resolve_sampling_options
 
 from .denoiser import EpsilonTheta
 
-SCALINGS = ("mean", "std", "none")
+SCALINGS = ("mean", "std", "diff", "none")
 CELL_TYPES = {"LSTM": nn.LSTM, "GRU": nn.GRU}
 
 
@@ -28,8 +28,10 @@ def scale_context(
     Args:
         context: (B, T, D) target values (unobserved entries may hold anything finite).
         observed: (B, T, D) 1 where observed.
-        kind: ``"mean"`` (TimeGrad/DeepAR: loc 0, scale = mean |x|), ``"std"`` (loc = mean, scale = std) or
-            ``"none"`` (loc 0, scale 1).
+        kind: ``"mean"`` (TimeGrad/DeepAR: loc 0, scale = mean |x|), ``"std"`` (loc = mean, scale = std),
+            ``"diff"`` (loc = the last observed value, scale = root-mean-square of the one-step changes between
+            consecutive observed values: a random-walk-like series gets unit-size steps) or ``"none"``
+            (loc 0, scale 1).
     Returns:
         loc, scale: each (B, 1, D); scale > 0. Series without observations get loc 0, scale 1.
     """
@@ -47,6 +49,17 @@ def scale_context(
         scale = (context.abs() * observed).sum(1, keepdim=True) / count
         scale = torch.where(has_obs & (scale > min_scale), scale, ones)
         return torch.zeros_like(scale), scale
+    if kind == "diff":
+        steps = torch.arange(1, context.shape[1] + 1, device=context.device, dtype=context.dtype).view(1, -1, 1)
+        last = (observed * steps).argmax(1, keepdim=True)  # index of the last observed value (0 if none)
+        loc = context.gather(1, last)
+        pairs = observed[:, 1:] * observed[:, :-1]
+        change_sq = ((context[:, 1:] - context[:, :-1]) ** 2 * pairs).sum(1, keepdim=True)
+        rms = (change_sq / pairs.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
+        # Constant or single-observation contexts have no steps to measure; fall back to the magnitude.
+        scale = torch.maximum(rms, 1e-2 * loc.abs())
+        scale = torch.where(has_obs & (scale > min_scale), scale, ones)
+        return torch.where(has_obs, loc, torch.zeros_like(loc)), scale
     loc = (context * observed).sum(1, keepdim=True) / count
     var = (((context - loc) * observed) ** 2).sum(1, keepdim=True) / count
     # A (near-)constant context has no spread to scale by; fall back to its magnitude so the scale stays
@@ -73,7 +86,10 @@ class TimeGradModel(nn.Module):
         cell_type: ``"LSTM"`` or ``"GRU"``; num_layers, hidden_size, dropout_rate: of the RNN.
         embedding_dim: E, size of the per-series embedding.
         conditioning_length: width of the projected RNN state fed to the denoiser.
-        scaling: ``"mean"``, ``"std"`` or ``"none"`` (see :func:`scale_context`).
+        scaling: ``"mean"``, ``"std"``, ``"diff"`` or ``"none"`` (see :func:`scale_context`).
+        increments: diffuse the one-step change x_t − x_{t−1} (normalised) instead of the level x_t; the forecast
+            is the running sum of sampled changes. Suits random-walk-like data, whose levels drift out of the
+            range a level model was trained on while their changes stay stationary.
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the :class:`~tsdiff.diffusion.NoiseSchedule`.
         residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network
             (:class:`EpsilonTheta`).
@@ -102,6 +118,7 @@ class TimeGradModel(nn.Module):
         embedding_dim: int = 1,
         conditioning_length: int = 100,
         scaling: str = "mean",
+        increments: bool = False,
         num_diffusion_steps: int = 100,
         beta_schedule: str = "linear",
         beta_start: float = 1e-4,
@@ -130,6 +147,7 @@ class TimeGradModel(nn.Module):
             raise ValueError(f"lags must be >= 1, got {self.lags_seq}")
         self.past_length = context_length + max(self.lags_seq)
         self.scaling = scaling
+        self.increments = increments
         self.num_parallel_samples = num_parallel_samples
         self.sampler = sampler
         self.sampling_steps = sampling_steps
@@ -211,6 +229,9 @@ class TimeGradModel(nn.Module):
         cond = self.cond_proj(output)  # (B, T', C)
         x0 = series[:, start:end]
         mask = observed[:, start:end]
+        if self.increments:  # a change is known only where both of its ends are
+            x0 = x0 - series[:, start - 1 : end - 1]
+            mask = mask * observed[:, start - 1 : end - 1]
         return self.diffusion.training_loss(
             self.denoiser, x0.reshape(-1, self.target_dim), cond.reshape(-1, cond.shape[-1]),
             mask.reshape(-1, self.target_dim),
@@ -240,11 +261,9 @@ class TimeGradModel(nn.Module):
             samples (B, num_samples, prediction_length, D) in the data's units.
         """
         S = num_samples or self.num_parallel_samples
-        sampler = sampler or self.sampler
-        sampling_steps = sampling_steps if sampling_steps is not None else self.sampling_steps
-        if sampler == "ddpm":
-            sampling_steps = None
-        eta = self.eta if eta is None else eta
+        sampler, sampling_steps, eta = resolve_sampling_options(
+            sampler, sampling_steps, eta, (self.sampler, self.sampling_steps, self.eta)
+        )
         B, P, D = past_target.shape[0], future_time_feat.shape[1], self.target_dim
 
         past_normed, loc, scale = self._normalise(past_target, past_observed_values)
@@ -268,9 +287,10 @@ class TimeGradModel(nn.Module):
             output, state = self.rnn(step_in, state)
             cond = self.cond_proj(output[:, 0])
             # The conditioning is constant over the reverse diffusion: prepare it once, denoise T times.
-            series[:, t] = self.diffusion.sample(
+            x = self.diffusion.sample(
                 self.denoiser.denoise, (B * S, D), cond=self.denoiser.condition(cond), sampler=sampler, num_steps=sampling_steps, eta=eta,
                 generator=generator, device=series.device, dtype=series.dtype,
             )
+            series[:, t] = series[:, t - 1] + x if self.increments else x
         samples = series[:, self.past_length :].reshape(B, S, P, D)
         return samples * scale.unsqueeze(1) + loc.unsqueeze(1)

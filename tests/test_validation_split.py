@@ -79,3 +79,26 @@ def test_runner_valid_split_writes_its_own_result(capsys, tmp_path):
     assert "### exchange_rate_nips — valid split (tuning only)" in text
     table = text.split("### exchange_rate_nips — valid split (tuning only)")[1].split("###")[0]
     assert f"{valid['metrics']['crps']:.4f}" in table and "published" not in table  # no anchors beside tuning
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("m4_hourly"),
+                    reason="TSDIFF_DATA unset or m4_hourly not present")
+def test_runner_valid_split_on_the_univariate_set(capsys, tmp_path):
+    """m4_hourly (414 series, one window of 48): the validation window is each series' last 48 training steps."""
+    from experiments.common import load_forecast_task
+
+    argv = ["--model", "seasonal_naive", "--dataset", "m4_hourly", "--threads", "1", "--out", str(tmp_path),
+            "--split", "valid"]
+    assert run.main(argv) == 0
+    capsys.readouterr()
+    valid = json.loads((tmp_path / "seasonal_naive__m4_hourly__quick__seed0__valid.json").read_text())
+    # The same score by hand: repeat the last day before the held-out 48 steps, ND = Σ|error| / Σ|truth|.
+    errors, totals = 0.0, 0.0
+    for entry in load_forecast_task("m4_hourly").dataset.train:
+        target = np.asarray(entry["target"], dtype=float)
+        history, truth = target[:-48], target[-48:]
+        forecast = np.tile(history[-24:], 2)
+        errors += np.abs(truth - forecast).sum()
+        totals += np.abs(truth).sum()
+    assert valid["metrics"]["nd"] == pytest.approx(errors / totals, rel=1e-5)
+    assert valid["split"] == "valid"

@@ -13,6 +13,7 @@ MODELS = {
     "csdi": "experiments.models.csdi",
     "deepar": "experiments.models.baselines",
     "seasonal_naive": "experiments.models.baselines",
+    "random_walk": "experiments.models.baselines",
 }
 
 FORECAST_DATASETS = ("exchange_rate_nips", "m4_hourly", "ETTh1", "ETTm1", "weather", "exchange_rate")
@@ -24,6 +25,7 @@ SUPPORTED = {
     "csdi": tuple(d for d in FORECAST_DATASETS if d != "m4_hourly") + IMPUTATION_DATASETS,  # multivariate only
     "deepar": FORECAST_DATASETS,
     "seasonal_naive": FORECAST_DATASETS,
+    "random_walk": FORECAST_DATASETS,
 }
 
 

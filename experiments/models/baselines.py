@@ -1,4 +1,5 @@
-"""Baselines on the shared protocol (:mod:`experiments.common`): GluonTS seasonal naive and gluonts.torch DeepAR.
+"""Baselines on the shared protocol (:mod:`experiments.common`): GluonTS seasonal naive, a Gaussian random walk and
+gluonts.torch DeepAR.
 
 Both forecast every univariate test entry of the task (``task.test_inputs()``: the series up to each window) and
 stack the per-entry samples (S, H) into (W, S, H, D) (or (N, S, H) for m4_hourly), so ``crps_sum`` is computed on
@@ -33,7 +34,11 @@ DEEPAR_DEFAULTS = {
 SEASONAL_NAIVE_DEFAULTS = {"season_length": None, "prediction_length": None, "num_test_windows": None,
                            "split": "test"}
 
-CONFIG_KEYS = {"deepar": tuple(DEEPAR_DEFAULTS), "seasonal_naive": tuple(SEASONAL_NAIVE_DEFAULTS)}
+RANDOM_WALK_DEFAULTS = {"window": 60, "num_samples": 100, "prediction_length": None, "num_test_windows": None,
+                        "split": "test"}
+
+CONFIG_KEYS = {"deepar": tuple(DEEPAR_DEFAULTS), "seasonal_naive": tuple(SEASONAL_NAIVE_DEFAULTS),
+               "random_walk": tuple(RANDOM_WALK_DEFAULTS)}
 
 
 def _config(defaults: dict, config: dict, model: str) -> dict:
@@ -94,6 +99,42 @@ def run_seasonal_naive(dataset: str, config: dict, seed: int, device: str = "cpu
     metrics = score_forecasts(task, task.stack_entry_samples(samples))
     return {**metrics, "season_length": season, "train_seconds": 0.0, "sample_seconds": round(seconds, 3),
             "device": "cpu"}
+
+
+def random_walk_samples(history: np.ndarray, prediction_length: int, num_samples: int, window: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    """Sample paths (S, H) of a Gaussian random walk from the last observed value of ``history`` (T,).
+
+    The step size is the root-mean-square of the last ``window`` one-step changes (NaNs skipped; no change
+    measurable: a flat forecast).
+    """
+    values = history[~np.isnan(history)]
+    if values.size == 0:
+        raise ValueError("random_walk: a series has no observed value to start from")
+    changes = np.diff(values[-(window + 1):])
+    step = float(np.sqrt(np.mean(changes ** 2))) if changes.size else 0.0
+    steps = rng.standard_normal((num_samples, prediction_length)) * step
+    return values[-1] + np.cumsum(steps, axis=1)
+
+
+def run_random_walk(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict:
+    """Gaussian random walk per series: last value + cumulative N(0, σ²) steps, σ from the last ``window`` changes.
+
+    The natural probabilistic baseline for exchange rates, whose daily changes are close to unpredictable. The
+    series are sampled independently (no cross-series correlation). ``window`` 60 was chosen on exchange_rate_nips'
+    validation windows (``--split valid``) among 30, 60, 120 and 250.
+    """
+    cfg = _config(RANDOM_WALK_DEFAULTS, config, "random_walk")
+    if int(cfg["window"]) < 1:
+        raise ValueError(f"random_walk: window must be >= 1, got {cfg['window']}")
+    task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"], split=cfg["split"])
+    rng = np.random.default_rng(seed)
+    started = time.time()
+    samples = [random_walk_samples(np.asarray(e["target"], dtype=float), task.prediction_length,
+                                   int(cfg["num_samples"]), int(cfg["window"]), rng) for e in task.test_inputs()]
+    seconds = time.time() - started
+    metrics = score_forecasts(task, task.stack_entry_samples(samples))
+    return {**metrics, "train_seconds": 0.0, "sample_seconds": round(seconds, 3), "device": "cpu"}
 
 
 def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict:

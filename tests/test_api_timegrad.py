@@ -90,15 +90,17 @@ def test_long_format_nixtla_names():
     assert len(frame) == 3 * H and set(frame["unique_id"]) == {"s1", "s2", "s3"}
 
 
-def test_nan_gaps_constant_and_large_values():
+@pytest.mark.parametrize("options", [{}, {"scaling": "diff", "increments": True}], ids=["levels", "increments"])
+def test_nan_gaps_constant_and_large_values(options):
     y = hourly_frame(n=140)
     y.iloc[10:20, 0] = np.nan
+    y.iloc[-1, 1] = np.nan  # the last value is missing: increments start from the last observed one
     y = y.drop(y.index[40:45])  # a gap in the timestamps: reindexed to NaN
-    forecast = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y).predict(num_samples=10)
+    forecast = tsdiff.TimeGrad(prediction_length=H, **FAST, **options).fit(y).predict(num_samples=10)
     assert np.isfinite(forecast.samples).all()
     for values in (np.full(100, 3.0), np.zeros(100), 1e12 * (1 + 0.01 * np.sin(np.arange(100)))):
         s = pd.Series(values, index=pd.date_range("2024-01-01", periods=100, freq="D"))
-        samples = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(s).predict(num_samples=10).samples
+        samples = tsdiff.TimeGrad(prediction_length=H, **FAST, **options).fit(s).predict(num_samples=10).samples
         assert np.isfinite(samples).all()
 
 

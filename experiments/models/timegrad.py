@@ -22,8 +22,8 @@ from experiments.common import ForecastTask, load_forecast_task, score_forecasts
 
 MODEL_KEYS = (
     "context_length", "num_layers", "hidden_size", "dropout_rate", "cell_type", "embedding_dim",
-    "conditioning_length", "scaling", "increments", "lags_seq", "num_diffusion_steps", "beta_schedule", "beta_start", "beta_end",
-    "residual_layers", "residual_channels", "dilation_cycle_length", "cond_upsampler_dim", "lr", "weight_decay",
+    "conditioning_length", "scaling", "increments", "lags_seq", "num_diffusion_steps", "beta_schedule", "beta_start",
+    "beta_end", "residual_layers", "residual_channels", "dilation_cycle_length", "cond_upsampler_dim", "lr", "weight_decay",
     "lr_schedule", "batch_size", "num_batches_per_epoch",
 )
 CONFIG_KEYS = MODEL_KEYS + ("epochs", "num_samples", "sampler", "sampling_steps", "eta", "sampler_tradeoff", "threads",

@@ -49,22 +49,19 @@ def scale_context(
         scale = (context.abs() * observed).sum(1, keepdim=True) / count
         scale = torch.where(has_obs & (scale > min_scale), scale, ones)
         return torch.zeros_like(scale), scale
-    if kind == "diff":
+    if kind == "diff":  # loc: the last observed value; spread: RMS of changes between consecutive observations
         steps = torch.arange(1, context.shape[1] + 1, device=context.device, dtype=context.dtype).view(1, -1, 1)
         last = (observed * steps).argmax(1, keepdim=True)  # index of the last observed value (0 if none)
         loc = context.gather(1, last)
         pairs = observed[:, 1:] * observed[:, :-1]
         change_sq = ((context[:, 1:] - context[:, :-1]) ** 2 * pairs).sum(1, keepdim=True)
-        rms = (change_sq / pairs.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
-        # Constant or single-observation contexts have no steps to measure; fall back to the magnitude.
-        scale = torch.maximum(rms, 1e-2 * loc.abs())
-        scale = torch.where(has_obs & (scale > min_scale), scale, ones)
-        return torch.where(has_obs, loc, torch.zeros_like(loc)), scale
-    loc = (context * observed).sum(1, keepdim=True) / count
-    var = (((context - loc) * observed) ** 2).sum(1, keepdim=True) / count
+        spread = (change_sq / pairs.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
+    else:  # "std"
+        loc = (context * observed).sum(1, keepdim=True) / count
+        spread = ((((context - loc) * observed) ** 2).sum(1, keepdim=True) / count).sqrt()
     # A (near-)constant context has no spread to scale by; fall back to its magnitude so the scale stays
     # meaningful in the series' own units rather than blowing small deviations up.
-    scale = torch.maximum(var.sqrt(), 1e-2 * loc.abs())
+    scale = torch.maximum(spread, 1e-2 * loc.abs())
     scale = torch.where(has_obs & (scale > min_scale), scale, ones)
     return torch.where(has_obs, loc, torch.zeros_like(loc)), scale
 

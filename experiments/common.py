@@ -18,6 +18,7 @@ target_agg_funcs={'sum': np.sum})`` (``Evaluator`` for the univariate set) exact
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Sequence, Union
 
@@ -33,6 +34,23 @@ MULTIVARIATE_DATASETS = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exc
 UNIVARIATE_DATASETS = ("m4_hourly",)
 
 Samples = Union[np.ndarray, Sequence[np.ndarray]]
+
+
+class ConfigError(ValueError):
+    """A config value a runner refuses; ``experiments.run`` reports it as a usage error (exit status 2)."""
+
+
+@contextmanager
+def config_errors(model: str):
+    """Turn a ValueError/TypeError raised inside (a model constructor refusing a hyperparameter) into a
+    :class:`ConfigError` naming ``model``. Wrap construction only, never training, so a bug is not mistaken for a
+    bad config."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{model}: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ Result file ``<model>__<dataset>__<preset>__seed<S>.json`` (``...__seed<S>__set-
 ``train_seconds``, ``sample_seconds``, ``device``), ``machine`` (``versions``, ``cpu``, ``gpu``, threads, git
 commit), ``date`` (UTC, ISO), ``wall_seconds``, ``command``.
 
-Argument errors (unknown model, dataset the model does not support, missing preset, bad ``--set``, missing data)
-exit with status 2 and a one-line message.
+Argument errors (unknown model, dataset the model does not support, missing preset, bad ``--set``, missing data, a
+config value the model refuses, such as ``--set hidden_size=0``) exit with status 2 and a one-line message, before
+any training.
 """
 from __future__ import annotations
 
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from experiments.common import ConfigError
     from tsdiff.data import DatasetNotFoundError
     from tsdiff.data.entries import quiet_freq_deprecations
 
@@ -133,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                  out_dir=out_dir)
     except DatasetNotFoundError as exc:
         parser.error(f"data of {args.dataset!r} not found (set TSDIFF_DATA to the data root): {exc}")
+    except ConfigError as exc:  # a preset or --set value the model refuses, caught before training starts
+        parser.error(f"bad config for {args.model} on {args.dataset!r} (preset {args.preset!r}): {exc}")
     wall = time.time() - started
     metrics.setdefault("device", device)
     result = {

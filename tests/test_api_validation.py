@@ -98,6 +98,12 @@ CONSTRUCTOR_CASES = {
     "device": (dict(prediction_length=H, device="tpu"), ValueError, "device"),
     "seed": (dict(prediction_length=H, seed="abc"), TypeError, "seed"),
     "freq type": (dict(prediction_length=H, freq=5), TypeError, "freq"),
+    # model arguments are checked by building the network once, at construction rather than in fit()
+    "hidden_size 0": (dict(prediction_length=H, hidden_size=0), ValueError, "hidden_size must be a positive"),
+    "scaling": (dict(prediction_length=H, scaling="max"), ValueError, "scaling must be one of"),
+    "dropout 1": (dict(prediction_length=H, dropout_rate=1.0), ValueError, "dropout_rate"),
+    "unknown model argument": (dict(prediction_length=H, hidden_sise=8), TypeError, "hidden_sise"),
+    "ddim steps > T": (dict(prediction_length=H, sampler="ddim", num_steps=500), ValueError, r"\[1, 100\]"),
 }
 
 

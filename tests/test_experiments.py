@@ -65,6 +65,22 @@ def test_seasonal_naive_run_writes_result(capsys, tmp_path):
 
 
 @needs_data
+@pytest.mark.parametrize("model, setting, message", [
+    ("timegrad", "hidden_size=0", "timegrad: hidden_size must be a positive integer, got 0"),
+    ("timegrad", "scaling=\"max\"", "timegrad: scaling must be one of"),
+    ("csdi", "heads=3", "csdi: channels (64) must be divisible by heads (3)"),
+    ("deepar", "hidden_size=\"wide\"", "deepar: 1 validation error"),
+    ("random_walk", "window=0", "random_walk: window must be >= 1"),
+])
+def test_run_refused_config_values_are_usage_errors(capsys, tmp_path, model, setting, message):
+    """A value the model refuses stops the run before training with exit status 2 and the model's own message."""
+    err = run_error(capsys, ["--model", model, "--dataset", "exchange_rate_nips", "--set", setting,
+                             "--out", str(tmp_path)])
+    assert message in err and "Traceback" not in err
+    assert "bad config for " + model in err and not list(tmp_path.glob("*.json"))
+
+
+@needs_data
 def test_deepar_tiny_run(tmp_path):
     from experiments.models.baselines import run_deepar
 

@@ -38,5 +38,7 @@ def test_random_walk_run_is_seeded_and_scored(capsys, tmp_path):
     assert scores(a) == scores(b) and a["crps"] != c["crps"]  # same seed, same samples
     assert 0 < a["crps"] < 0.02 and 0 < a["crps_sum"] < 0.02  # a sensible forecast of ~1-valued rates
     assert 0.5 < a["coverage_80"] < 1.0  # a real spread, unlike the point forecast of seasonal naive
-    with pytest.raises(ValueError, match="window must be >= 1"):
-        run.main(argv + ["--set", "window=0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as exc:  # a usage error, not a traceback
+        run.main(argv + ["--set", "window=0", "--out", str(tmp_path / "bad")])
+    assert exc.value.code == 2 and "random_walk: window must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").glob("*.json"))

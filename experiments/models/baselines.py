@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from experiments.common import load_forecast_task, score_forecasts
+from experiments.common import ConfigError, config_errors, load_forecast_task, score_forecasts
 
 DEEPAR_DEFAULTS = {
     "epochs": 100,                 # GluonTS DeepAR defaults ("paper" presets)
@@ -44,7 +44,7 @@ CONFIG_KEYS = {"deepar": tuple(DEEPAR_DEFAULTS), "seasonal_naive": tuple(SEASONA
 def _config(defaults: dict, config: dict, model: str) -> dict:
     unknown = set(config) - set(defaults)
     if unknown:
-        raise ValueError(f"{model}: unknown config keys {sorted(unknown)}; known: {sorted(defaults)}")
+        raise ConfigError(f"{model}: unknown config keys {sorted(unknown)}; known: {sorted(defaults)}")
     return {**defaults, **config}
 
 
@@ -126,7 +126,7 @@ def run_random_walk(dataset: str, config: dict, seed: int, device: str = "cpu", 
     """
     cfg = _config(RANDOM_WALK_DEFAULTS, config, "random_walk")
     if int(cfg["window"]) < 1:
-        raise ValueError(f"random_walk: window must be >= 1, got {cfg['window']}")
+        raise ConfigError(f"random_walk: window must be >= 1, got {cfg['window']}")
     task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"], split=cfg["split"])
     rng = np.random.default_rng(seed)
     started = time.time()
@@ -135,6 +135,35 @@ def run_random_walk(dataset: str, config: dict, seed: int, device: str = "cpu", 
     seconds = time.time() - started
     metrics = score_forecasts(task, task.stack_entry_samples(samples))
     return {**metrics, "train_seconds": 0.0, "sample_seconds": round(seconds, 3), "device": "cpu"}
+
+
+def _deepar_estimator(task, cfg: dict, device: str, workdir: str, num_series: int):
+    """The gluonts.torch ``DeepAREstimator`` of ``cfg`` (pydantic checks its arguments here)."""
+    from gluonts.torch.model.deepar import DeepAREstimator
+
+    return DeepAREstimator(
+        freq=task.freq,
+        prediction_length=task.prediction_length,
+        context_length=cfg["context_length"],
+        num_layers=cfg["num_layers"],
+        hidden_size=cfg["hidden_size"],
+        dropout_rate=cfg["dropout_rate"],
+        lr=cfg["lr"],
+        batch_size=cfg["batch_size"],
+        num_batches_per_epoch=cfg["num_batches_per_epoch"],
+        num_parallel_samples=cfg["num_samples"],
+        num_feat_static_cat=1 if cfg["use_feat_static_cat"] else 0,
+        cardinality=[num_series] if cfg["use_feat_static_cat"] else None,
+        trainer_kwargs={
+            "max_epochs": cfg["epochs"],
+            "accelerator": "gpu" if device == "cuda" else "cpu",
+            "devices": 1,
+            "default_root_dir": workdir,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+        },
+    )
 
 
 def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict:
@@ -148,7 +177,6 @@ def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_d
     """
     import lightning.pytorch as pl
     import torch
-    from gluonts.torch.model.deepar import DeepAREstimator
 
     cfg = _config(DEEPAR_DEFAULTS, config, "deepar")
     task = load_forecast_task(dataset, cfg["prediction_length"], cfg["num_test_windows"],
@@ -156,29 +184,8 @@ def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_d
     pl.seed_everything(seed, verbose=False)
     num_series = len(task.dataset.train)
     with tempfile.TemporaryDirectory(prefix="deepar_") as tmp:
-        estimator = DeepAREstimator(
-            freq=task.freq,
-            prediction_length=task.prediction_length,
-            context_length=cfg["context_length"],
-            num_layers=cfg["num_layers"],
-            hidden_size=cfg["hidden_size"],
-            dropout_rate=cfg["dropout_rate"],
-            lr=cfg["lr"],
-            batch_size=cfg["batch_size"],
-            num_batches_per_epoch=cfg["num_batches_per_epoch"],
-            num_parallel_samples=cfg["num_samples"],
-            num_feat_static_cat=1 if cfg["use_feat_static_cat"] else 0,
-            cardinality=[num_series] if cfg["use_feat_static_cat"] else None,
-            trainer_kwargs={
-                "max_epochs": cfg["epochs"],
-                "accelerator": "gpu" if device == "cuda" else "cpu",
-                "devices": 1,
-                "default_root_dir": tmp,
-                "logger": False,
-                "enable_progress_bar": False,
-                "enable_model_summary": False,
-            },
-        )
+        with config_errors("deepar"):
+            estimator = _deepar_estimator(task, cfg, device, tmp, num_series)
         started = time.time()
         with warnings.catch_warnings(), _quiet_lightning():
             warnings.simplefilter("ignore", FutureWarning)

@@ -82,7 +82,10 @@ def _load_imputation(dataset: str, seed: int, config: dict):
 
 
 def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
+    from experiments.common import config_errors
     from tsdiff.models.csdi import CSDIImputer
+    from tsdiff.models.csdi.masks import STRATEGIES
+    from tsdiff.nn import checks
 
     splits = _load_imputation(dataset, seed, config)
     train, test = splits["train"], splits["test"]
@@ -90,7 +93,9 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     n_test = config.get("max_test")
     tr = slice(0, n_train)
     te = slice(0, n_test)
-    imputer = CSDIImputer(num_features=train.values.shape[2], normalize=False, device=device, **_network(config))
+    with config_errors("csdi"):
+        imputer = CSDIImputer(num_features=train.values.shape[2], normalize=False, device=device, **_network(config))
+        checks.one_of(config.get("mask_strategy", "random"), "mask_strategy", STRATEGIES)
     curve = []  # with config["curve"]: the scores of a small test subset after every epoch
     callback = _curve_callback(config["curve"], test, seed, curve) if config.get("curve") else None
     t0 = time.perf_counter()
@@ -190,7 +195,7 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     import lightning.pytorch as pl
     from gluonts.dataset.common import ListDataset
 
-    from experiments.common import load_forecast_task, score_forecasts
+    from experiments.common import config_errors, load_forecast_task, score_forecasts
     from tsdiff.models.csdi import CSDIEstimator
 
     task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"),
@@ -201,15 +206,16 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     S = config["num_samples"]
     pl.seed_everything(seed, workers=True, verbose=False)
     with tempfile.TemporaryDirectory() as tmp:
-        estimator = CSDIEstimator(
-            freq=task.freq, prediction_length=P, target_dim=dim,
-            context_length=config.get("context_length", P), lr=config["lr"], batch_size=config["batch_size"],
-            num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=S,
-            prediction_batch_size=config.get("prediction_batch_size", 64), **_network(config),
-            trainer_kwargs=dict(max_epochs=config["epochs"], default_root_dir=tmp, logger=False,
-                                accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1,
-                                enable_progress_bar=config.get("progress", True), enable_model_summary=False),
-        )
+        with config_errors("csdi"):  # the estimator checks every hyperparameter when built
+            estimator = CSDIEstimator(
+                freq=task.freq, prediction_length=P, target_dim=dim,
+                context_length=config.get("context_length", P), lr=config["lr"], batch_size=config["batch_size"],
+                num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=S,
+                prediction_batch_size=config.get("prediction_batch_size", 64), **_network(config),
+                trainer_kwargs=dict(max_epochs=config["epochs"], default_root_dir=tmp, logger=False,
+                                    accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1,
+                                    enable_progress_bar=config.get("progress", True), enable_model_summary=False),
+            )
         t0 = time.perf_counter()
         predictor = estimator.train(task.multivariate.train)
         train_seconds = time.perf_counter() - t0

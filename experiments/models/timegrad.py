@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from experiments.common import ForecastTask, load_forecast_task, score_forecasts
+from experiments.common import ForecastTask, config_errors, load_forecast_task, score_forecasts
 
 MODEL_KEYS = (
     "context_length", "num_layers", "hidden_size", "dropout_rate", "cell_type", "embedding_dim",
@@ -57,11 +57,13 @@ def train(task: ForecastTask, config: dict, seed: int, device: str, workdir: str
     """A ``TimeGradEstimator`` built from ``config`` and trained on the task; returns its predictor."""
     from tsdiff.models.timegrad import TimeGradEstimator
 
-    estimator = TimeGradEstimator(
-        freq=task.freq, prediction_length=task.prediction_length, target_dim=task.target_dim,
-        num_parallel_samples=int(config.get("num_samples", 100)), sampler=config.get("sampler", "ddpm"),
-        sampling_steps=config.get("sampling_steps"), eta=config.get("eta", 0.0), seed=seed,
-        trainer_kwargs=_trainer_kwargs(config, device, workdir), **{k: config[k] for k in MODEL_KEYS if k in config})
+    with config_errors("timegrad"):  # the estimator checks every hyperparameter when built
+        estimator = TimeGradEstimator(
+            freq=task.freq, prediction_length=task.prediction_length, target_dim=task.target_dim,
+            num_parallel_samples=int(config.get("num_samples", 100)), sampler=config.get("sampler", "ddpm"),
+            sampling_steps=config.get("sampling_steps"), eta=config.get("eta", 0.0), seed=seed,
+            trainer_kwargs=_trainer_kwargs(config, device, workdir),
+            **{k: config[k] for k in MODEL_KEYS if k in config})
     predictor = estimator.train(_training_entries(task))
     predictor.to("cpu" if device == "cpu" else device)
     return predictor

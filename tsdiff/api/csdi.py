@@ -52,6 +52,9 @@ class CSDI(DiffusionForecaster):
             raise TypeError(f"unknown CSDI arguments {sorted(unknown)}; network settings are {sorted(MODEL_DEFAULTS)}")
         if diffusion_steps is not None:
             self.model_kwargs["diffusion_steps"] = _positive_int(diffusion_steps, "diffusion_steps")
+        from tsdiff.models.csdi import CSDIImputer
+
+        CSDIImputer(**self._network_kwargs())  # fails now, naming a bad network setting, rather than in fit()
 
     @property
     def effective_context_length(self) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tsdiff.data import from_pandas
+from tsdiff.nn import checks
 
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
@@ -31,12 +32,7 @@ class NotFittedError(ValueError, AttributeError):
     """The model is used before ``fit`` (same bases as scikit-learn's ``NotFittedError``)."""
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_positive_int = checks.positive_int  # the models' own check: same messages from the API and the estimators
 
 
 def _quiet_lightning(progress: bool) -> None:

@@ -28,6 +28,14 @@ class TimeGrad(GluonTSForecaster):
     name = "TimeGrad"
     supports_covariates = True
 
+    def __init__(self, prediction_length: int, **kwargs):
+        super().__init__(prediction_length, **kwargs)
+        # Build an estimator once (it dry-runs the network) so a bad model argument fails here, not in fit().
+        try:
+            self._make_estimator(self.freq or "D", 2, 0, {})
+        except TypeError as exc:  # an argument TimeGradEstimator does not take
+            raise TypeError(f"TimeGrad: {exc}") from None
+
     def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, trainer_kwargs: dict):
         from tsdiff.models.timegrad import TimeGradEstimator
 

@@ -30,6 +30,8 @@ from gluonts.transform import (
 )
 from gluonts.transform.sampler import InstanceSampler
 
+from tsdiff.nn import checks
+
 from ..predictor import DiffusionPredictor
 from .lightning_module import CSDILightningModule
 
@@ -134,6 +136,10 @@ class CSDIEstimator(PyTorchLightningEstimator):
             num_instances=1.0, min_past=self.context_length, min_future=prediction_length
         )
         self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
+        for name, value in [("batch_size", batch_size), ("num_batches_per_epoch", num_batches_per_epoch),
+                            ("prediction_batch_size", prediction_batch_size)]:
+            checks.positive_int(value, name)
+        checks.dry_run_build(self.create_lightning_module)  # a bad hyperparameter fails here, not mid-training
 
     # -- data -------------------------------------------------------------------------------------------------------
     def create_transformation(self) -> Transformation:

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tsdiff.nn import checks
+
 from .masks import STRATEGIES, make_cond_mask, sample_features
 from .module import CSDIModel
 
@@ -83,6 +85,8 @@ class CSDIImputer:
         self.history: list = []
         if num_features is not None:
             self._build(num_features)
+        else:  # built at fit(), once K is known; check the hyperparameters now
+            checks.dry_run_build(lambda: CSDIModel(1, **self.model_config))
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _build(self, num_features: int):

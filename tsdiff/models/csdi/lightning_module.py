@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from gluonts.core.component import validated
 
+from tsdiff.nn import checks
+
 from .module import CSDIForecastModel
 
 
@@ -26,6 +28,8 @@ class CSDILightningModule(pl.LightningModule):
     def __init__(self, model_kwargs: dict, lr: float = 1e-3, weight_decay: float = 1e-6,
                  lr_milestones: tuple = (0.75, 0.9)) -> None:
         super().__init__()
+        checks.positive_float(lr, "lr")
+        checks.non_negative_float(weight_decay, "weight_decay")
         self.model = CSDIForecastModel(**model_kwargs)
         self.lr = lr
         self.weight_decay = weight_decay

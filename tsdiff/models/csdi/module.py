@@ -19,7 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, resolve_sampling_options
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, make_sampler, resolve_sampling_options
+from tsdiff.nn import checks
 from tsdiff.nn.axial import AxialTransformerLayer
 from tsdiff.nn.embedding import DiffusionStepEmbedding, sinusoidal_embedding
 
@@ -134,6 +135,14 @@ class CSDIDenoiser(nn.Module):
         dropout: float = 0.1,
     ):
         super().__init__()
+        for name, value in [("num_features", num_features), ("channels", channels), ("layers", layers),
+                            ("heads", heads), ("step_embedding_dim", step_embedding_dim),
+                            ("time_embedding_dim", time_embedding_dim),
+                            ("feature_embedding_dim", feature_embedding_dim), ("dim_feedforward", dim_feedforward)]:
+            checks.positive_int(value, name)
+        if channels % heads:
+            raise ValueError(f"channels ({channels}) must be divisible by heads ({heads})")
+        checks.dropout_rate(dropout, "dropout")
         self.num_features = num_features
         self.channels = channels
         self.time_embedding_dim = time_embedding_dim
@@ -216,8 +225,7 @@ class CSDIModel(nn.Module):
         **denoiser_kwargs,
     ):
         super().__init__()
-        if num_features < 1:
-            raise ValueError(f"num_features must be >= 1, got {num_features}")
+        checks.positive_int(num_features, "num_features")
         self.num_features = num_features
         self.diffusion = GaussianDiffusion(NoiseSchedule(schedule_kind, num_steps, beta_start, beta_end), "epsilon")
         self.denoiser = CSDIDenoiser(num_features, num_steps=num_steps, **denoiser_kwargs)
@@ -310,6 +318,10 @@ class CSDIForecastModel(nn.Module):
         **model_kwargs,
     ):
         super().__init__()
+        for name, value in [("target_dim", target_dim), ("context_length", context_length),
+                            ("prediction_length", prediction_length), ("num_parallel_samples", num_parallel_samples),
+                            ("num_sample_features", num_sample_features)]:
+            checks.positive_int(value, name)
         self.target_dim = target_dim
         self.context_length = context_length
         self.prediction_length = prediction_length
@@ -323,6 +335,7 @@ class CSDIForecastModel(nn.Module):
         self.register_buffer("scaler_mean", mean)
         self.register_buffer("scaler_std", std.clamp_min(1e-8))
         self.model = CSDIModel(target_dim, **model_kwargs)
+        make_sampler(self.model.diffusion, sampler, sampling_steps if sampler == "ddim" else None, eta)  # fail now
 
     def _grid(self, target: torch.Tensor) -> torch.Tensor:
         """(B, T, D) raw → (B, D, T) standardised."""

@@ -28,6 +28,8 @@ from gluonts.transform import (
 )
 from gluonts.transform.sampler import InstanceSampler
 
+from tsdiff.nn import checks
+
 from ..predictor import DiffusionPredictor
 from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, TimeGradLightningModule
 
@@ -164,6 +166,9 @@ class TimeGradEstimator(PyTorchLightningEstimator):
             num_instances=1.0, min_future=prediction_length
         )
         self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
+        checks.positive_int(batch_size, "batch_size")
+        checks.positive_int(num_batches_per_epoch, "num_batches_per_epoch")
+        checks.dry_run_build(self.create_lightning_module)  # a bad hyperparameter fails here, not mid-training
 
     # -- data -----------------------------------------------------------------------------------------------------
     def create_transformation(self) -> Transformation:

@@ -7,6 +7,8 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from gluonts.core.component import validated
+
+from tsdiff.nn import checks
 from gluonts.itertools import select
 
 from .module import TimeGradModel
@@ -47,8 +49,9 @@ class TimeGradLightningModule(pl.LightningModule):
         total_steps: Optional[int] = None,
     ) -> None:
         super().__init__()
-        if lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+        checks.one_of(lr_schedule, "lr_schedule", LR_SCHEDULES)
+        checks.positive_float(lr, "lr")
+        checks.non_negative_float(weight_decay, "weight_decay")
         self.model = TimeGradModel(**model_kwargs)
         self.lr = lr
         self.weight_decay = weight_decay

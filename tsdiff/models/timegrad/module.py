@@ -12,7 +12,8 @@ from gluonts.core.component import validated
 from gluonts.time_feature import get_lags_for_frequency
 from torch import nn
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, resolve_sampling_options
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, make_sampler, resolve_sampling_options
+from tsdiff.nn import checks
 
 from .denoiser import EpsilonTheta
 
@@ -130,10 +131,20 @@ class TimeGradModel(nn.Module):
         eta: float = 0.0,
     ) -> None:
         super().__init__()
-        if cell_type not in CELL_TYPES:
-            raise ValueError(f"cell_type must be one of {tuple(CELL_TYPES)}, got {cell_type!r}")
-        if scaling not in SCALINGS:
-            raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+        checks.one_of(cell_type, "cell_type", CELL_TYPES)
+        checks.one_of(scaling, "scaling", SCALINGS)
+        for name, value in [("context_length", context_length), ("prediction_length", prediction_length),
+                            ("target_dim", target_dim), ("num_layers", num_layers), ("hidden_size", hidden_size),
+                            ("embedding_dim", embedding_dim), ("conditioning_length", conditioning_length),
+                            ("residual_layers", residual_layers), ("residual_channels", residual_channels),
+                            ("num_diffusion_steps", num_diffusion_steps),
+                            ("dilation_cycle_length", dilation_cycle_length),
+                            ("num_parallel_samples", num_parallel_samples)]:
+            checks.positive_int(value, name)
+        checks.optional_positive_int(cond_upsampler_dim, "cond_upsampler_dim")
+        checks.dropout_rate(dropout_rate, "dropout_rate")
+        if num_time_features < 0:
+            raise ValueError(f"num_time_features must be >= 0, got {num_time_features}")
         self.freq = freq
         self.context_length = context_length
         self.prediction_length = prediction_length
@@ -172,6 +183,7 @@ class TimeGradModel(nn.Module):
         self.diffusion = GaussianDiffusion(
             NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon"
         )
+        make_sampler(self.diffusion, sampler, sampling_steps if sampler == "ddim" else None, eta)  # fail now, not at predict
 
     # -- building blocks ----------------------------------------------------------------------------------------
     def _rnn_inputs(

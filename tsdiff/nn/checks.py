@@ -1,0 +1,56 @@
+"""Argument checks for model constructors: a wrong hyperparameter fails at construction, naming itself, instead
+of surfacing later as a shape error deep inside torch."""
+from __future__ import annotations
+
+import numbers
+
+
+def positive_int(value, name: str) -> int:
+    """``value`` as an int; TypeError unless an integer (bools refused), ValueError unless >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def optional_positive_int(value, name: str) -> int | None:
+    """None, or :func:`positive_int`."""
+    return None if value is None else positive_int(value, name)
+
+
+def dropout_rate(value, name: str) -> float:
+    """A probability of dropping a unit: a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def positive_float(value, name: str) -> float:
+    """A finite number > 0 (learning rates, scales)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def non_negative_float(value, name: str) -> float:
+    """A finite number >= 0 (weight decay)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def one_of(value, name: str, choices) -> object:
+    """``value`` if it is one of ``choices``; ValueError listing them otherwise."""
+    if value not in tuple(choices):
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def dry_run_build(factory):
+    """Call ``factory()`` (a module constructor) with torch's global RNG saved and restored, so that building a
+    model once to validate its hyperparameters does not shift the random stream of what follows."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        return factory()

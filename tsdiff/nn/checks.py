@@ -19,25 +19,25 @@ def optional_positive_int(value, name: str) -> int | None:
     return None if value is None else positive_int(value, name)
 
 
+def _real_in(value, name: str, inside, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not inside(value):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return float(value)
+
+
 def dropout_rate(value, name: str) -> float:
     """A probability of dropping a unit: a number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return _real_in(value, name, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def positive_float(value, name: str) -> float:
     """A finite number > 0 (learning rates, scales)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value < float("inf"):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
+    return _real_in(value, name, lambda v: 0.0 < v < float("inf"), "a positive number")
 
 
 def non_negative_float(value, name: str) -> float:
     """A finite number >= 0 (weight decay)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < float("inf"):
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
+    return _real_in(value, name, lambda v: 0.0 <= v < float("inf"), "a non-negative number")
 
 
 def one_of(value, name: str, choices) -> object:

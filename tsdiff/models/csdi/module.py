@@ -335,7 +335,8 @@ class CSDIForecastModel(nn.Module):
         self.register_buffer("scaler_mean", mean)
         self.register_buffer("scaler_std", std.clamp_min(1e-8))
         self.model = CSDIModel(target_dim, **model_kwargs)
-        make_sampler(self.model.diffusion, sampler, sampling_steps if sampler == "ddim" else None, eta)  # fail now
+        # the default sampler options, resolved as at predict time: a bad one fails now, not at the first forecast
+        make_sampler(self.model.diffusion, *resolve_sampling_options(None, None, None, (sampler, sampling_steps, eta)))
 
     def _grid(self, target: torch.Tensor) -> torch.Tensor:
         """(B, T, D) raw → (B, D, T) standardised."""

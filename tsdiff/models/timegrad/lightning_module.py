@@ -7,9 +7,9 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from gluonts.core.component import validated
+from gluonts.itertools import select
 
 from tsdiff.nn import checks
-from gluonts.itertools import select
 
 from .module import TimeGradModel
 

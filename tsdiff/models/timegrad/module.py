@@ -183,7 +183,8 @@ class TimeGradModel(nn.Module):
         self.diffusion = GaussianDiffusion(
             NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon"
         )
-        make_sampler(self.diffusion, sampler, sampling_steps if sampler == "ddim" else None, eta)  # fail now, not at predict
+        # the default sampler options, resolved as at predict time: a bad one fails now, not at the first forecast
+        make_sampler(self.diffusion, *resolve_sampling_options(None, None, None, (sampler, sampling_steps, eta)))
 
     # -- building blocks ----------------------------------------------------------------------------------------
     def _rnn_inputs(

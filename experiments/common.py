@@ -27,7 +27,7 @@ import pandas as pd
 from gluonts.dataset.common import TrainDatasets
 
 from tsdiff.data import load_dataset, to_multivariate
-from tsdiff.data.entries import quiet_freq_deprecations
+from tsdiff.quiet import quiet_freq_deprecations
 
 QUANTILES = tuple((np.arange(20) / 20.0)[1:])  # 0.05, 0.10, ..., 0.95: CRPS as the mean weighted quantile loss
 MULTIVARIATE_DATASETS = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate")

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     from experiments.common import ConfigError
     from tsdiff.data import DatasetNotFoundError
-    from tsdiff.data.entries import quiet_freq_deprecations
+    from tsdiff.quiet import quiet_freq_deprecations
 
     started = time.time()
     try:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, SamplingOptions
 
 MU = torch.tensor([0.0, 1.5, -2.0, 0.5], dtype=torch.float64)
 STD = torch.tensor([1.0, 0.5, 2.0, 0.2], dtype=torch.float64)
@@ -40,7 +40,7 @@ def affine_predictions(ab, mu, var):
     return x0, eps
 
 
-def reference_moments(schedule, mu, var, sampler, num_steps=None, eta=0.0, variance="posterior"):
+def reference_moments(schedule, mu, var, sampler, sampling_steps=None, eta=0.0, variance="posterior"):
     """Mean and variance of the chain's output, by the scalar recursion m' = a m + b, v' = a² v + σ²."""
     betas = schedule.betas.numpy()
     ab_all = schedule.alpha_bars.numpy()
@@ -57,7 +57,7 @@ def reference_moments(schedule, mu, var, sampler, num_steps=None, eta=0.0, varia
             sigma2 = 0.0 if t == 0 else (betas[t] * (1 - ab_prev) / (1 - ab) if variance == "posterior" else betas[t])
             m, v = a * m + b, a * a * v + sigma2
         return m, v
-    taus = np.round(np.linspace(T - 1, 0, num_steps)).astype(int)
+    taus = np.round(np.linspace(T - 1, 0, sampling_steps)).astype(int)
     for i, t in enumerate(taus):
         ab = ab_all[t]
         ab_prev = ab_all[taus[i + 1]] if i + 1 < len(taus) else 1.0
@@ -73,7 +73,8 @@ def reference_moments(schedule, mu, var, sampler, num_steps=None, eta=0.0, varia
 def draw(diffusion, prediction, seed=0, **kwargs):
     denoiser = exact_predictor(diffusion.schedule, prediction)
     gen = torch.Generator().manual_seed(seed)
-    return diffusion.sample(denoiser, (N, len(MU)), generator=gen, dtype=torch.float64, **kwargs)
+    return diffusion.sample(denoiser, (N, len(MU)), sampling=SamplingOptions(**kwargs), generator=gen,
+                            dtype=torch.float64)
 
 
 def assert_moments_match(x, schedule, **kwargs):
@@ -91,21 +92,21 @@ SCHEDULES = {
 }
 
 
-@pytest.mark.parametrize("kind", list(SCHEDULES))
+@pytest.mark.parametrize("beta_schedule", list(SCHEDULES))
 @pytest.mark.parametrize("prediction", ["epsilon", "x0", "v"])
 @pytest.mark.parametrize(
     "sampler_kwargs",
     [
         dict(sampler="ddpm", variance="posterior"),
         dict(sampler="ddpm", variance="beta"),
-        dict(sampler="ddim", num_steps=10, eta=0.0),
-        dict(sampler="ddim", num_steps=7, eta=0.5),
-        dict(sampler="ddim", num_steps=50, eta=1.0),
+        dict(sampler="ddim", sampling_steps=10, eta=0.0),
+        dict(sampler="ddim", sampling_steps=7, eta=0.5),
+        dict(sampler="ddim", sampling_steps=50, eta=1.0),
     ],
     ids=["ddpm-posterior", "ddpm-beta", "ddim10-eta0", "ddim7-eta0.5", "ddim50-eta1"],
 )
-def test_chain_moments_equal_exact_recursion(kind, prediction, sampler_kwargs):
-    schedule = SCHEDULES[kind]
+def test_chain_moments_equal_exact_recursion(beta_schedule, prediction, sampler_kwargs):
+    schedule = SCHEDULES[beta_schedule]
     x = draw(GaussianDiffusion(schedule, prediction), prediction, **sampler_kwargs)
     ref_kwargs = dict(sampler_kwargs)
     if ref_kwargs["sampler"] == "ddim":
@@ -131,12 +132,12 @@ def test_ddpm_recovers_the_data_distribution(name, prediction):
 
 @pytest.mark.parametrize("name", list(LONG_SCHEDULES))
 def test_ddim_error_shrinks_with_more_steps(name):
-    """Few deterministic DDIM steps shrink the variance; the error must fall as num_steps grows."""
+    """Few deterministic DDIM steps shrink the variance; the error must fall as sampling_steps grows."""
     schedule = LONG_SCHEDULES[name]
     diffusion = GaussianDiffusion(schedule)
     errors = []
     for steps in (5, 10, 20, 100, 1000):
-        x = draw(diffusion, "epsilon", seed=2, sampler="ddim", num_steps=steps)
+        x = draw(diffusion, "epsilon", seed=2, sampler="ddim", sampling_steps=steps)
         errors.append(float((x.std(0) / STD - 1).abs().max()))
     assert errors[0] > 0.05, f"5 DDIM steps should be visibly off, errors={errors}"
     assert all(a > b for a, b in zip(errors[:3], errors[1:4])), f"errors must shrink: {errors}"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, resolve_sampling_options
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, SamplingOptions
 
 
 def test_linear_and_quad_match_closed_form():
@@ -28,9 +28,9 @@ def test_cosine_matches_nichol_dhariwal():
     assert sched.betas.max().item() == pytest.approx(0.999)
 
 
-@pytest.mark.parametrize("kind", ["linear", "quad", "cosine"])
-def test_derived_constants(kind):
-    s = NoiseSchedule(kind, 64)
+@pytest.mark.parametrize("beta_schedule", ["linear", "quad", "cosine"])
+def test_derived_constants(beta_schedule):
+    s = NoiseSchedule(beta_schedule, 64)
     ab = s.alpha_bars.numpy()
     assert np.all(np.diff(ab) < 0), "alpha_bar must be strictly decreasing"
     np.testing.assert_allclose(ab, np.cumprod(1 - s.betas.numpy()), rtol=1e-14)
@@ -44,13 +44,13 @@ def test_derived_constants(kind):
 @pytest.mark.parametrize(
     "args",
     [
-        dict(kind="sigmoid"),
-        dict(kind="linear", num_steps=0),
-        dict(kind="linear", num_steps=2.5),
-        dict(kind="linear", beta_start=0.0),
-        dict(kind="linear", beta_end=1.0),
-        dict(kind="quad", beta_start=-1e-4),
-        dict(kind="quad", beta_end=1.5),
+        dict(beta_schedule="sigmoid"),
+        dict(beta_schedule="linear", num_diffusion_steps=0),
+        dict(beta_schedule="linear", num_diffusion_steps=2.5),
+        dict(beta_schedule="linear", beta_start=0.0),
+        dict(beta_schedule="linear", beta_end=1.0),
+        dict(beta_schedule="quad", beta_start=-1e-4),
+        dict(beta_schedule="quad", beta_end=1.5),
     ],
 )
 def test_invalid_arguments_raise(args):
@@ -66,16 +66,20 @@ def test_invalid_diffusion_arguments():
         GaussianDiffusion("linear")
     d = GaussianDiffusion(s)
     zero = lambda x, t, c: torch.zeros_like(x)  # noqa: E731
-    with pytest.raises(ValueError, match="ddim"):
-        d.sample(zero, (2, 3), sampler="ddpm", num_steps=5)
-    with pytest.raises(ValueError, match="num_steps"):
-        d.sample(zero, (2, 3), sampler="ddim", num_steps=11)
-    with pytest.raises(ValueError, match="eta"):
-        d.sample(zero, (2, 3), sampler="ddim", eta=1.5)
-    with pytest.raises(ValueError, match="variance"):
-        d.sample(zero, (2, 3), variance="learned")
-    with pytest.raises(ValueError, match="unknown sampler"):
-        d.sample(zero, (2, 3), sampler="euler")
+    bad = [
+        (dict(sampler="ddpm", sampling_steps=5), "ddim"),
+        (dict(sampler="ddim", sampling_steps=11), "sampling_steps"),
+        (dict(sampler="ddim", sampling_steps=0), "sampling_steps"),
+        (dict(sampler="ddim", eta=1.5), "eta"),
+        (dict(variance="learned"), "variance"),
+        (dict(sampler="euler"), "sampler"),
+        (dict(clip=0.0), "clip"),
+    ]
+    for options, match in bad:
+        with pytest.raises(ValueError, match=match):
+            d.sample(zero, (2, 3), sampling=SamplingOptions(**options))
+    with pytest.raises(TypeError, match="sampling_steps"):
+        d.sample(zero, (2, 3), sampling=SamplingOptions("ddim", sampling_steps=2.5))
     with pytest.raises(ValueError, match="shape"):
         d.training_loss(lambda x, t, c: x[:, :1], torch.zeros(4, 3))
 
@@ -154,19 +158,44 @@ def test_sampling_is_reproducible_and_batched():
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert calls == [50] * 90, "one denoiser call per step for the whole batch"
     calls.clear()
-    d.sample(denoiser, (7, 2), sampler="ddim", num_steps=5)
+    d.sample(denoiser, (7, 2), sampling=SamplingOptions("ddim", sampling_steps=5))
     assert calls == [7] * 5
+
+
+DEFAULTS = SamplingOptions("ddim", sampling_steps=10, eta=0.5)
 
 
 @pytest.mark.parametrize(
     "call,expected",
     [
-        ((None, None, None), ("ddim", 10, 0.5)),  # nothing given: the model's defaults
-        (("ddpm", None, None), ("ddpm", None, 0.5)),  # ddpm runs all T steps: the DDIM default count is dropped
-        (("ddpm", 7, None), ("ddpm", None, 0.5)),
-        (("ddim", 20, 0.0), ("ddim", 20, 0.0)),  # eta 0 is a value, not "unset"
-        ((None, 5, None), ("ddim", 5, 0.5)),
+        (SamplingOptions(), DEFAULTS),  # nothing given: the model's defaults
+        (SamplingOptions("ddpm"), SamplingOptions("ddpm", None, 0.5)),  # a step count belongs to its sampler
+        (SamplingOptions("ddpm", 7), SamplingOptions("ddpm", 7, 0.5)),  # kept, and refused by check() below
+        (SamplingOptions("ddim", 20, 0.0), SamplingOptions("ddim", 20, 0.0)),  # eta 0 is a value, not "unset"
+        (SamplingOptions(sampling_steps=5), SamplingOptions("ddim", 5, 0.5)),
+        (SamplingOptions(clip=3.0), SamplingOptions("ddim", 10, 0.5, clip=3.0)),
     ],
 )
-def test_resolve_sampling_options(call, expected):
-    assert resolve_sampling_options(*call, defaults=("ddim", 10, 0.5)) == expected
+def test_sampling_options_resolve(call, expected):
+    assert call.resolve(DEFAULTS) == expected
+
+
+def test_sampling_options_check_fills_every_field_and_is_idempotent():
+    checked = SamplingOptions().check(50)
+    assert checked == SamplingOptions("ddpm", 50, 0.0, "posterior", math.inf)
+    assert checked.check(50) == checked
+    assert SamplingOptions("ddpm", 50).check(50).sampling_steps == 50  # ddpm with T steps is fine
+    with pytest.raises(ValueError, match="ddpm sampler runs all 50"):
+        SamplingOptions("ddpm", 7).resolve(DEFAULTS).check(50)
+    assert checked.to_dict()["clip"] is None  # JSON-able: no clipping is written as null
+
+
+def test_clip_bounds_every_predicted_x0():
+    """A denoiser that predicts a huge ε makes x̂₀ explode; with clip the chain stays inside [−clip, clip]."""
+    d = GaussianDiffusion(NoiseSchedule("linear", 20))
+    huge = lambda x, t, c: torch.full_like(x, 1e3)  # noqa: E731
+    for sampler in ("ddpm", "ddim"):
+        free = d.sample(huge, (4, 3), sampling=SamplingOptions(sampler), generator=torch.Generator().manual_seed(0))
+        clipped = d.sample(huge, (4, 3), sampling=SamplingOptions(sampler, clip=2.0), generator=torch.Generator().manual_seed(0))
+        assert free.abs().max() > 100
+        assert clipped.abs().max() <= 2.0 + 1e-6

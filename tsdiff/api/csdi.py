@@ -4,11 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+from tsdiff import checks
+from tsdiff.diffusion import SamplingOptions
 
 from .grid import Grid
 from .imputation import Imputation
-from .model import DiffusionForecaster, _positive_int
+from .model import DiffusionForecaster
 from .quantiles import check_levels
 
 
@@ -33,49 +35,42 @@ class CSDI(DiffusionForecaster):
         context_length: history given to the model (default: ``2 * prediction_length``, at least 8).
         epochs, batch_size, num_batches_per_epoch, lr: training budget (windows per epoch =
             ``batch_size * num_batches_per_epoch``, drawn evenly over the series).
-        sampler, num_steps, device, seed, progress: as in :class:`tsdiff.TimeGrad`.
-        **model_kwargs: network settings of :data:`tsdiff.models.csdi.MODEL_DEFAULTS` (``channels``, ``layers``,
-            ``heads``, ``num_steps`` is called ``diffusion_steps`` here, ...).
+        sampler, sampling_steps, device, seed, progress, trainer_kwargs: as in :class:`tsdiff.TimeGrad`; the
+            sampler defaults apply to ``predict`` and ``impute`` alike.
+        **model_kwargs: network settings of :data:`tsdiff.models.csdi.MODEL_DEFAULTS` (``residual_channels``,
+            ``residual_layers``, ``heads``, ``num_diffusion_steps``, ...).
     """
 
     name = "CSDI"
+    RENAMED = {"num_steps": "sampling_steps", "diffusion_steps": "num_diffusion_steps",
+               "channels": "residual_channels", "layers": "residual_layers"}
 
     def __init__(self, prediction_length: int, context_length: int | None = None, epochs: int = 20,
                  batch_size: int = 16, **kwargs):
-        diffusion_steps = kwargs.pop("diffusion_steps", None)
         super().__init__(prediction_length, context_length=context_length, epochs=epochs, batch_size=batch_size,
                          **kwargs)
-        from tsdiff.models.csdi import MODEL_DEFAULTS
 
-        unknown = set(self.model_kwargs) - set(MODEL_DEFAULTS) - {"num_steps"}
+    def _check_model(self) -> None:
+        from tsdiff.models.csdi import MODEL_DEFAULTS, CSDIImputer
+
+        unknown = set(self.model_kwargs) - set(MODEL_DEFAULTS)
         if unknown:
             raise TypeError(f"unknown CSDI arguments {sorted(unknown)}; network settings are {sorted(MODEL_DEFAULTS)}")
-        if diffusion_steps is not None:
-            self.model_kwargs["diffusion_steps"] = _positive_int(diffusion_steps, "diffusion_steps")
-        from tsdiff.models.csdi import CSDIImputer
-
-        CSDIImputer(**self._network_kwargs())  # fails now, naming a bad network setting, rather than in fit()
+        CSDIImputer(**self._imputer_kwargs())  # checks every argument; builds no network
 
     @property
     def effective_context_length(self) -> int:
-        return self.context_length or max(8, 2 * self.prediction_length)
+        from tsdiff.models.csdi.estimator import default_context_length
+
+        return self.context_length or default_context_length(self.prediction_length)
 
     @property
     def window_length(self) -> int:
         return self.effective_context_length + self.prediction_length
 
-    def _torch_device(self) -> str:
-        import torch
-
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return {"gpu": "cuda"}.get(self.device, self.device)
-
-    def _network_kwargs(self) -> dict:
-        kwargs = dict(self.model_kwargs)
-        if "diffusion_steps" in kwargs:
-            kwargs["num_steps"] = kwargs.pop("diffusion_steps")
-        return kwargs
+    def _imputer_kwargs(self) -> dict:
+        device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
+        return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **self.model_kwargs)
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
     def _train(self, grid: Grid, cov) -> None:
@@ -85,51 +80,50 @@ class CSDI(DiffusionForecaster):
         count = min(T - L + 1, self.batch_size * self.num_batches_per_epoch)
         starts = np.unique(np.linspace(0, T - L, count).round().astype(int))
         values = _windows(grid.values, L, starts)
-        imputer = CSDIImputer(num_features=grid.values.shape[0], device=self._torch_device(),
-                              **self._network_kwargs())
+        imputer = CSDIImputer(num_features=grid.values.shape[0], **self._imputer_kwargs())
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
-                    progress=self.progress)
+                    progress=self.progress, trainer_kwargs=self.trainer_kwargs)
         self.predictor_ = imputer
 
-    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampler: str, num_steps) -> np.ndarray:
+    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         C, H, D = self.effective_context_length, self.prediction_length, grid.values.shape[0]
         window = np.concatenate([grid.values[:, -C:], np.full((D, H), np.nan, np.float32)], axis=1).T[None]
-        samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampler=sampler,
-                                         num_steps=num_steps, seed=seed, progress=self.progress)
+        samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
+                                         seed=seed, progress=self.progress)
         return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
 
-    def _save_state(self, directory: Path) -> None:
-        self.predictor_.save(directory / "csdi.pt")
+    def _save_state(self, directory: Path) -> dict:
+        self.predictor_.save(directory / "weights.npz")
+        return {}
 
-    def _load_state(self, directory: Path) -> None:
+    def _load_state(self, directory: Path, state: dict) -> None:
         from tsdiff.models.csdi import CSDIImputer
 
-        self.predictor_ = CSDIImputer.load(directory / "csdi.pt", device=self._torch_device())
+        self.predictor_ = CSDIImputer.load(directory / "weights.npz", device=self._imputer_kwargs()["device"])
 
     # -- imputation -------------------------------------------------------------------------------------------------
     def impute(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), sampler: str | None = None,
-               num_steps: int | None = None, seed: int | None = None) -> Imputation:
+               sampling_steps: int | None = None, eta: float | None = None, seed: int | None = None,
+               **deprecated) -> Imputation:
         """Fill the missing values of ``y`` (default: the fitted data) with samples.
 
         The series is cut into consecutive windows of ``window_length`` steps (the last one aligned with the end);
-        each is imputed given its observed values. Missing timestamps are added to the grid as gaps.
+        each is imputed given its observed values. Missing timestamps are added to the grid as gaps. The model's
+        sampler defaults apply, as in ``predict``; ``sampler``/``sampling_steps``/``eta`` override them.
 
         Returns:
             :class:`Imputation` whose ``median``/``quantile(q)`` have the (regularised) input's index and columns.
         """
         self._require_fitted()
-        num_samples = _positive_int(num_samples, "num_samples")
+        sampling = self._sampling(sampler, sampling_steps, eta, deprecated)
+        num_samples = checks.positive_int(num_samples, "num_samples")
         check_levels(quantiles)
+        seed = self.seed if seed is None else checks.seed(seed)
         grid = self.grid_ if y is None else self._grid(y, self.long_cols_)
         fitted_vars = list(self.grid_.frame().columns)
         if list(grid.frame().columns) != fitted_vars:
             raise ValueError(f"y has variables {list(grid.frame().columns)}; the model was fitted on {fitted_vars}")
-        sampler = sampler or self.sampler
-        if sampler not in ("ddpm", "ddim"):
-            raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
-        if sampler == "ddpm" and num_steps is not None:
-            raise ValueError("num_steps applies to sampler='ddim'; ddpm always runs every diffusion step")
         L, T = self.window_length, grid.length
         if T < L:
             raise ValueError(f"y has {T} time steps; imputation works on windows of {L} "
@@ -138,28 +132,15 @@ class CSDI(DiffusionForecaster):
         if starts[-1] != T - L:
             starts.append(T - L)
         windows = _windows(grid.values, L, starts)
-        drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples, sampler=sampler,
-                                       num_steps=num_steps, seed=self.seed if seed is None else int(seed),
-                                       progress=self.progress).numpy()  # (S, N, L, D)
+        drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples, sampling=sampling,
+                                       seed=seed, progress=self.progress).numpy()  # (S, N, L, D)
         samples = np.empty((num_samples, T, grid.values.shape[0]), dtype=np.float64)
         for k, s in enumerate(starts):
             samples[:, s:s + L] = drawn[:, k]
         # observed cells carry the user's exact values (the model works in float32)
-        frame = self._on_grid(self.data_ if y is None else y, grid)
+        frame = self.history_ if y is None else self._wide_frame(y, grid)
         observed = np.isfinite(frame.to_numpy(dtype=np.float64))
         samples[:, observed] = frame.to_numpy(dtype=np.float64)[observed]
         if grid.layout.kind == "series":
             return Imputation(samples[:, :, 0], observed[:, 0], frame.iloc[:, 0])
         return Imputation(samples, observed, frame)
-
-    def _on_grid(self, y, grid: Grid) -> pd.DataFrame:
-        """The user's data as a wide float64 frame on the grid's index (T, D)."""
-        if grid.layout.kind == "long":
-            cols = self.long_cols_
-            y = y.pivot(index=cols["time_col"], columns=cols["id_col"], values=cols["target_col"])
-        frame = y.to_frame() if isinstance(y, pd.Series) else y
-        index = grid.index()
-        if isinstance(index, pd.DatetimeIndex) and not isinstance(frame.index, pd.DatetimeIndex):
-            frame = frame.set_axis(pd.DatetimeIndex(frame.index))
-        frame = frame.reindex(index).astype(np.float64)
-        return frame.set_axis(grid.frame().columns, axis=1) if grid.layout.kind == "long" else frame

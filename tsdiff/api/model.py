@@ -1,13 +1,11 @@
 """The pandas fit/predict front end shared by :class:`tsdiff.TimeGrad` and :class:`tsdiff.CSDI`.
 
-A backend subclass trains, samples and persists (``GluonTSForecaster`` for GluonTS estimators); everything else — input conversion and validation,
-training, seeded prediction, :class:`Forecast` assembly, save/load — lives here once.
+A backend subclass trains, samples and persists its network; everything else — input conversion and validation,
+seeded prediction, :class:`Forecast` assembly, the model file — lives here once.
 """
 from __future__ import annotations
 
 import io
-import logging
-import pickle
 import shutil
 import tempfile
 import warnings
@@ -17,86 +15,99 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tsdiff import checks
 from tsdiff.data import from_pandas
-from tsdiff.nn import checks
+from tsdiff.diffusion import SamplingOptions
 
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
-from .persistence import read_archive, write_archive
+from .persistence import decode_label, decode_layout, encode_label, encode_layout, read_archive, write_archive
 from .quantiles import check_levels
 
 MAX_ABS_VALUE = 1e30  # beyond this, float32 arithmetic in the networks overflows
+DEVICES = ("auto", "cpu", "cuda", "gpu", "mps")
 
 
 class NotFittedError(ValueError, AttributeError):
     """The model is used before ``fit`` (same bases as scikit-learn's ``NotFittedError``)."""
 
 
-_positive_int = checks.positive_int  # the models' own check: same messages from the API and the estimators
-
-
-def _quiet_lightning(progress: bool) -> None:
-    """Lightning's banner lines ("GPU available", checkpoint notices) are noise for a pandas user."""
-    import lightning.pytorch  # noqa: F401  (configures its loggers on import; override after)
-
-    level = logging.INFO if progress else logging.WARNING
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric"):
-        logging.getLogger(name).setLevel(level)
+def renamed_argument(kwargs: dict, old: str, new: str, value=None):
+    """Pop the deprecated ``old`` from ``kwargs`` (with a FutureWarning) and return it as ``new``'s value."""
+    if old not in kwargs:
+        return value
+    warnings.warn(f"'{old}' is deprecated and will be removed in tsdiff 0.3; use '{new}'", FutureWarning,
+                  stacklevel=3)
+    old_value = kwargs.pop(old)
+    if value is not None:
+        raise TypeError(f"got both '{old}' (deprecated) and '{new}'; pass '{new}' only")
+    return old_value
 
 
 class DiffusionForecaster:
     """Base of the pandas models: validation, the data grid, Forecast assembly and the model file.
 
-    Backends implement ``_train``, ``_sample``, ``_save_state`` and ``_load_state``.
+    Backends implement ``_check_model``, ``_train``, ``_sample``, ``_save_state`` and ``_load_state``.
+    ``RENAMED``: deprecated argument names still accepted (with a FutureWarning) and the names that replace them.
     """
 
     name = "model"
     supports_covariates = False
+    RENAMED = {"num_steps": "sampling_steps"}
 
     def __init__(self, prediction_length: int, freq: str | None = None, context_length: int | None = None,
                  epochs: int = 20, batch_size: int = 64, num_batches_per_epoch: int = 50, lr: float = 1e-3,
-                 sampler: str = "ddpm", num_steps: int | None = None, device: str = "auto", seed: int = 0,
-                 progress: bool = True, **model_kwargs):
-        self.prediction_length = _positive_int(prediction_length, "prediction_length")
-        self.context_length = None if context_length is None else _positive_int(context_length, "context_length")
-        self.epochs = _positive_int(epochs, "epochs")
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.num_batches_per_epoch = _positive_int(num_batches_per_epoch, "num_batches_per_epoch")
+                 sampler: str = "ddpm", sampling_steps: int | None = None, device: str = "auto", seed: int = 0,
+                 progress: bool = True, trainer_kwargs: dict | None = None, **model_kwargs):
+        for old, new in self.RENAMED.items():
+            if new == "sampling_steps":
+                sampling_steps = renamed_argument(model_kwargs, old, new, sampling_steps)
+            elif old in model_kwargs:
+                model_kwargs[new] = renamed_argument(model_kwargs, old, new, model_kwargs.get(new))
+        self.prediction_length = checks.positive_int(prediction_length, "prediction_length")
+        self.context_length = checks.optional_positive_int(context_length, "context_length")
+        self.epochs = checks.positive_int(epochs, "epochs")
+        self.batch_size = checks.positive_int(batch_size, "batch_size")
+        self.num_batches_per_epoch = checks.positive_int(num_batches_per_epoch, "num_batches_per_epoch")
         if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < 1:
             raise ValueError(f"lr must be a number in (0, 1), got {lr!r}")
         self.lr = float(lr)
         if freq is not None and not isinstance(freq, str):
             raise TypeError(f"freq must be a pandas frequency string such as 'h' or 'D', got {freq!r}")
         self.freq = freq
-        if sampler not in ("ddpm", "ddim"):
-            raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
         self.sampler = sampler
-        self.num_steps = None if num_steps is None else _positive_int(num_steps, "num_steps")
-        if device not in ("auto", "cpu", "cuda", "gpu", "mps"):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
+        self.sampling_steps = sampling_steps
+        checks.one_of(device, "device", DEVICES)
         self.device = device
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = checks.seed(seed)
         self.progress = bool(progress)
+        if trainer_kwargs is not None and not isinstance(trainer_kwargs, dict):
+            raise TypeError(f"trainer_kwargs must be a dict of lightning.Trainer arguments, got {trainer_kwargs!r}")
+        self.trainer_kwargs = dict(trainer_kwargs or {})
         self.model_kwargs = model_kwargs
         self.predictor_ = None
         self.grid_: Grid | None = None
         self.covariates_: np.ndarray | None = None
+        self._check_model()  # every model argument (the sampler defaults too) fails here, not in fit()
 
     # -- hooks: how a backend trains, samples and persists ------------------------------------------------------
+    def _check_model(self) -> None:
+        """Raise TypeError/ValueError naming a bad model argument; builds no network."""
+        raise NotImplementedError
+
     def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
         """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None."""
         raise NotImplementedError
 
-    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampler: str, num_steps) -> np.ndarray:
+    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         """Samples (num_samples, prediction_length, D) following the grid's end."""
         raise NotImplementedError
 
-    def _save_state(self, directory: Path) -> None:
+    def _save_state(self, directory: Path) -> dict:
+        """Write the network under ``directory``; return what ``_load_state`` needs besides it (JSON-able)."""
         raise NotImplementedError
 
-    def _load_state(self, directory: Path) -> None:
+    def _load_state(self, directory: Path, state: dict) -> None:
         raise NotImplementedError
 
     @property
@@ -107,8 +118,9 @@ class DiffusionForecaster:
         """Constructor arguments (scikit-learn style)."""
         return dict(prediction_length=self.prediction_length, freq=self.freq, context_length=self.context_length,
                     epochs=self.epochs, batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch,
-                    lr=self.lr, sampler=self.sampler, num_steps=self.num_steps, device=self.device, seed=self.seed,
-                    progress=self.progress, **self.model_kwargs)
+                    lr=self.lr, sampler=self.sampler, sampling_steps=self.sampling_steps, device=self.device,
+                    seed=self.seed, progress=self.progress, trainer_kwargs=dict(self.trainer_kwargs),
+                    **self.model_kwargs)
 
     def __repr__(self) -> str:
         fitted = "fitted" if self.predictor_ is not None else "not fitted"
@@ -140,12 +152,17 @@ class DiffusionForecaster:
             raise ValueError(f"{self.name} does not take covariates")
         return covariates_on(covariates, grid.index(extra), what)
 
-    def _entry(self, grid: Grid, covariates: np.ndarray | None) -> dict:
-        entry = {"start": pd.Period(grid.index()[0], freq=grid.layout.freq) if not isinstance(
-            grid.start, pd.Period) else grid.start, "target": grid.values, "item_id": "0"}
-        if covariates is not None:
-            entry["feat_dynamic_real"] = covariates
-        return entry
+    def _wide_frame(self, y, grid: Grid) -> pd.DataFrame:
+        """The user's data as a wide float64 frame (T, D) on the grid's index, with the grid's variable names."""
+        if grid.layout.kind == "long":
+            cols = self.long_cols_
+            y = y.pivot(index=cols["time_col"], columns=cols["id_col"], values=cols["target_col"])
+        frame = y.to_frame() if isinstance(y, pd.Series) else y
+        index = grid.index()
+        if isinstance(index, pd.DatetimeIndex) and not isinstance(frame.index, pd.DatetimeIndex):
+            frame = frame.set_axis(pd.DatetimeIndex(frame.index))
+        frame = frame.reindex(index).astype(np.float64)
+        return frame.set_axis(grid.frame().columns, axis=1) if grid.layout.kind == "long" else frame
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
@@ -158,18 +175,26 @@ class DiffusionForecaster:
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
+        self.long_cols_ = long_cols
         self._train(grid, cov)
         self.grid_, self.covariates_ = grid, cov
-        self.long_cols_ = long_cols
-        self.data_ = y.copy()  # the exact fitted values (the grid holds float32)
+        self.history_ = self._wide_frame(y, grid)  # the exact fitted values (the grid holds float32)
         return self
 
     def _require_fitted(self):
         if self.predictor_ is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(y) first")
 
+    def _sampling(self, sampler, sampling_steps, eta, kwargs: dict) -> SamplingOptions:
+        """Per-call sampling options (``num_steps`` is the deprecated name of ``sampling_steps``)."""
+        sampling_steps = renamed_argument(kwargs, "num_steps", "sampling_steps", sampling_steps)
+        if kwargs:
+            raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+        return SamplingOptions(sampler, sampling_steps, eta)
+
     def predict(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), covariates=None,
-                sampler: str | None = None, num_steps: int | None = None, seed: int | None = None) -> Forecast:
+                sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
+                seed: int | None = None, **deprecated) -> Forecast:
         """Forecast ``prediction_length`` steps past the end of the fitted data (or of ``y``).
 
         Args:
@@ -177,18 +202,15 @@ class DiffusionForecaster:
             num_samples: sample paths to draw.
             quantiles: levels checked here and used by ``Forecast.to_frame`` by default.
             covariates: must cover the history and the horizon (required if the model was fitted with them).
-            sampler, num_steps: override the reverse process (``"ddim"`` with few steps is faster).
+            sampler, sampling_steps, eta: override the model's reverse process for this call (``"ddim"`` with few
+                steps is faster); see :class:`tsdiff.diffusion.SamplingOptions`.
             seed: equal seeds give identical samples (default: the model's seed).
         """
         self._require_fitted()
-        num_samples = _positive_int(num_samples, "num_samples")
+        sampling = self._sampling(sampler, sampling_steps, eta, deprecated)
+        num_samples = checks.positive_int(num_samples, "num_samples")
         levels = check_levels(quantiles)
-        if sampler is not None and sampler not in ("ddpm", "ddim"):
-            raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
-        if num_steps is not None:
-            num_steps = _positive_int(num_steps, "num_steps")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-            raise TypeError(f"seed must be an integer, got {seed!r}")
+        seed = self.seed if seed is None else checks.seed(seed)
         grid = self.grid_ if y is None else self._grid(y, self.long_cols_)
         if y is not None:
             fitted_vars = list(self.grid_.frame().columns)
@@ -201,12 +223,7 @@ class DiffusionForecaster:
         if self.covariates_ is None and covariates is not None:
             raise ValueError("the model was fitted without covariates; it cannot use them at predict time")
         cov = self._covariates(covariates, grid, self.prediction_length, "covariates")
-        sampler = sampler or self.sampler
-        steps = num_steps if num_steps is not None else (self.num_steps if sampler == self.sampler else None)
-        if sampler == "ddpm" and steps is not None:
-            raise ValueError("num_steps applies to sampler='ddim'; ddpm always runs every diffusion step")
-        samples = self._sample(grid, cov, num_samples=num_samples, seed=self.seed if seed is None else int(seed),
-                               sampler=sampler, num_steps=steps)  # (S, H, D)
+        samples = self._sample(grid, cov, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, D)
         if not np.isfinite(samples).all():
             raise RuntimeError(f"{self.name} produced non-finite forecasts; the training likely diverged — "
                                "try a lower lr or more epochs")
@@ -219,78 +236,41 @@ class DiffusionForecaster:
     def save(self, path) -> Path:
         """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format)."""
         self._require_fitted()
+        params = self.get_params()
+        params.pop("trainer_kwargs")  # Lightning objects (callbacks, loggers) belong to a training run, not a file
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            self._save_state(tmp)
-            arrays = {"values": self.grid_.values}
+            backend = self._save_state(tmp)
+            arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
             if self.covariates_ is not None:
                 arrays["covariates"] = self.covariates_
-            buf = io.BytesIO()
-            np.savez(buf, **arrays)
-            (tmp / "history.npz").write_bytes(buf.getvalue())
-            meta = {"layout": self.grid_.layout, "start": self.grid_.start, "long_cols": self.long_cols_,
-                    "data": self.data_}
-            (tmp / "layout.pkl").write_bytes(pickle.dumps(meta))
-            manifest = {"model": type(self).__name__, "tsdiff_version": _version(), "params": self.get_params()}
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            (tmp / "history.npz").write_bytes(buffer.getvalue())
+            manifest = {"model": type(self).__name__, "tsdiff_version": _version(), "params": params,
+                        "backend": backend, "layout": encode_layout(self.grid_.layout),
+                        "grid_start": encode_label(self.grid_.start), "long_cols": self.long_cols_,
+                        "columns": [encode_label(c) for c in self.history_.columns]}
             return write_archive(path, manifest, tmp)
 
     @classmethod
     def _load(cls, manifest: dict, directory: Path):
-        model = cls(**manifest["params"])
         try:
-            model._load_state(directory)
-            with np.load(directory / "history.npz") as arrays:
-                values = arrays["values"]
+            model = cls(**manifest["params"])
+            model._load_state(directory, manifest["backend"])
+            with np.load(directory / "history.npz", allow_pickle=False) as arrays:
+                values, observed = arrays["values"], arrays["observed"]
                 model.covariates_ = arrays["covariates"] if "covariates" in arrays.files else None
-            meta = pickle.loads((directory / "layout.pkl").read_bytes())
-        except (OSError, KeyError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+            layout = decode_layout(manifest["layout"])
+            model.grid_ = Grid(values, decode_label(manifest["grid_start"]), layout)
+            model.long_cols_ = manifest["long_cols"]
+            columns = pd.Index([decode_label(c) for c in manifest["columns"]], name=layout.columns_name)
+            if layout.kind == "long":
+                columns.name = None
+            model.history_ = pd.DataFrame(observed, index=model.grid_.index(), columns=columns)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"the model file is incomplete or corrupted ({exc})") from exc
-        model.grid_ = Grid(values, meta["start"], meta["layout"])
-        model.long_cols_ = meta["long_cols"]
-        model.data_ = meta["data"]
         return model
-
-
-class GluonTSForecaster(DiffusionForecaster):
-    """A pandas model backed by a GluonTS estimator (``_make_estimator``) and its seedable predictor."""
-
-    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, trainer_kwargs: dict):
-        raise NotImplementedError
-
-    def _trainer_kwargs(self, workdir: str) -> dict:
-        accelerator = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}[self.device]
-        # GluonTS adds its own best-model checkpoint; keep it in a scratch folder, not the user's cwd.
-        return dict(max_epochs=self.epochs, accelerator=accelerator, devices=1, enable_progress_bar=self.progress,
-                    enable_model_summary=False, logger=False, default_root_dir=workdir)
-
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
-        _quiet_lightning(self.progress)
-        import lightning.pytorch as pl
-
-        pl.seed_everything(self.seed, workers=True, verbose=False)
-        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            warnings.filterwarnings("ignore", ".*GPU available but not used.*")
-            warnings.filterwarnings("ignore", ".*no `val_dataloader`.*")
-            warnings.filterwarnings("ignore", ".*LeafSpec.*")
-            estimator = self._make_estimator(grid.layout.freq, grid.values.shape[0],
-                                             0 if cov is None else cov.shape[0], self._trainer_kwargs(workdir))
-            self.predictor_ = estimator.train([self._entry(grid, cov)])
-
-    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampler: str, num_steps) -> np.ndarray:
-        forecast = next(iter(self.predictor_.predict(
-            [self._entry(grid, cov)], num_samples=num_samples, seed=seed, sampler=sampler,
-            sampling_steps=num_steps)))
-        return np.asarray(forecast.samples, dtype=np.float64)
-
-    def _save_state(self, directory: Path) -> None:
-        (directory / "predictor").mkdir()
-        self.predictor_.serialize(directory / "predictor")
-
-    def _load_state(self, directory: Path) -> None:
-        from gluonts.model.predictor import Predictor
-
-        self.predictor_ = Predictor.deserialize(directory / "predictor")
 
 
 def _version() -> str:
@@ -304,9 +284,9 @@ _MODEL_MODULES = {"TimeGrad": "tsdiff.api.timegrad", "CSDI": "tsdiff.api.csdi"}
 
 
 def load(path):
-    """Load a model saved with ``model.save(path)``; a truncated or foreign file raises ValueError.
+    """Load a model saved with ``model.save(path)``; a truncated, foreign or outdated file raises ValueError.
 
-    Like ``torch.load``, loading unpickles Python objects: load only files you trust.
+    Loading reads JSON and numeric arrays only (no pickle), so a model file cannot run code.
     """
     import importlib
 

@@ -1,11 +1,16 @@
-"""The ``.tsd`` model file: a zip archive holding ``manifest.json`` and the GluonTS predictor directory.
+"""The ``.tsd`` model file: a zip archive of JSON and ``.npz`` files. Loading never unpickles anything.
 
-Format (version 1):
-    manifest.json   {"format": "tsdiff-model", "format_version": 1, "tsdiff_version": ..., "model": "TimeGrad",
-                     "params": {constructor arguments}, "state": {fitted pandas metadata}}
-    predictor/...   the output of GluonTS ``Predictor.serialize`` (network weights and hyperparameters)
-    history.csv     optional: the fitted data, so ``predict()`` without data forecasts past its end
-Readers refuse files whose ``format`` differs or whose ``format_version`` is newer than they know.
+Format (version 2):
+    manifest.json   {"format": "tsdiff-model", "format_version": 2, "tsdiff_version": ..., "model": "TimeGrad",
+                     "params": {constructor arguments}, "backend": {what the backend needs to rebuild its network},
+                     "layout": {the fitted pandas layout, labels typed}, "grid_start": {typed label},
+                     "long_cols": {...}, "columns": [typed labels of the fitted variables]}
+    weights.npz     the network's state dict (arrays ``w:<name>``) and its config as JSON bytes
+                    (:func:`tsdiff.models.base.recipe.save_weights`)
+    history.npz     ``values`` (D, T) float32 grid of the fitted data, ``observed`` (T, D) float64 exact fitted values
+                    on that grid, optional ``covariates`` (K, T)
+Readers refuse files whose ``format`` differs or whose ``format_version`` they do not know (version 1 files pickled
+their pandas metadata and are refused: re-fit and save again).
 """
 from __future__ import annotations
 
@@ -15,22 +20,98 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from tsdiff.data import PandasLayout
+
 FORMAT = "tsdiff-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
+# -- typed JSON for pandas labels and layouts -------------------------------------------------------------------------
+def encode_label(value):
+    """A column/index label or timestamp as typed JSON (``{"t": type, "v": value}``); ValueError if unsupported."""
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(value)}
+    if isinstance(value, (int, np.integer)):
+        return {"t": "int", "v": int(value)}
+    if isinstance(value, (float, np.floating)):
+        return {"t": "float", "v": float(value)}
+    if isinstance(value, str):
+        return {"t": "str", "v": value}
+    if isinstance(value, pd.Period):
+        return {"t": "period", "v": str(value), "freq": value.freqstr}
+    if isinstance(value, pd.Timestamp):
+        return {"t": "timestamp", "v": value.isoformat()}
+    if isinstance(value, tuple):
+        return {"t": "tuple", "v": [encode_label(v) for v in value]}
+    raise ValueError(f"cannot save a label of type {type(value).__name__} ({value!r}); use str or int labels")
+
+
+def decode_label(data):
+    """Inverse of :func:`encode_label`."""
+    kind = data["t"]
+    if kind == "none":
+        return None
+    if kind == "period":
+        return pd.Period(data["v"], freq=data["freq"])
+    if kind == "timestamp":
+        return pd.Timestamp(data["v"])
+    if kind == "tuple":
+        return tuple(decode_label(v) for v in data["v"])
+    return {"bool": bool, "int": int, "float": float, "str": str}[kind](data["v"])
+
+
+def _encode_dtype(dtype):
+    return None if dtype is None else str(dtype)
+
+
+def _decode_dtype(text):
+    return None if text is None else pd.api.types.pandas_dtype(text)
+
+
+def encode_layout(layout: PandasLayout) -> dict:
+    """A :class:`~tsdiff.data.PandasLayout` as JSON."""
+    return dict(kind=layout.kind, freq=layout.freq, columns=[encode_label(c) for c in layout.columns],
+                ids=[encode_label(i) for i in layout.ids], starts=[encode_label(s) for s in layout.starts],
+                index_kind=layout.index_kind, index_name=encode_label(layout.index_name),
+                dtypes=[_encode_dtype(d) for d in layout.dtypes], had_freq=layout.had_freq,
+                columns_name=encode_label(layout.columns_name), id_dtype=_encode_dtype(layout.id_dtype))
+
+
+def decode_layout(data: dict) -> PandasLayout:
+    """Inverse of :func:`encode_layout`."""
+    return PandasLayout(kind=data["kind"], freq=data["freq"], columns=tuple(decode_label(c) for c in data["columns"]),
+                        ids=tuple(decode_label(i) for i in data["ids"]),
+                        starts=tuple(decode_label(s) for s in data["starts"]), index_kind=data["index_kind"],
+                        index_name=decode_label(data["index_name"]),
+                        dtypes=tuple(_decode_dtype(d) for d in data["dtypes"]), had_freq=data["had_freq"],
+                        columns_name=decode_label(data["columns_name"]), id_dtype=_decode_dtype(data["id_dtype"]))
+
+
+# -- the archive ------------------------------------------------------------------------------------------------------
 def write_archive(path: str | os.PathLike, manifest: dict, directory: Path) -> Path:
-    """Zip ``manifest`` and every file below ``directory`` into ``path`` (written atomically)."""
+    """Zip ``manifest`` and every file below ``directory`` into ``path``.
+
+    Written to a temporary file beside ``path`` and renamed over it, so a failure part-way leaves any previous file
+    at ``path`` intact.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
     tmp = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
-        for file in sorted(Path(directory).rglob("*")):
-            if file.is_file():
-                zf.write(file, file.relative_to(directory).as_posix())
-    os.replace(tmp, path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=2))
+            for file in sorted(Path(directory).rglob("*")):
+                if file.is_file():
+                    zf.write(file, file.relative_to(directory).as_posix())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -39,7 +120,7 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, Path]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a tsdiff model file, truncated or corrupted, or of a newer format version.
+        ValueError: not a tsdiff model file, truncated or corrupted, or of a format version this tsdiff cannot read.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,13 +136,16 @@ def read_archive(path: str | os.PathLike) -> tuple[dict, Path]:
             if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
                 raise ValueError(f"{path} is not a tsdiff model file (format {manifest.get('format')!r})")
             version = manifest.get("format_version")
-            if not isinstance(version, int) or version > FORMAT_VERSION:
-                raise ValueError(f"{path} has model-file format version {version!r}; this tsdiff reads versions "
-                                 f"up to {FORMAT_VERSION} — upgrade tsdiff")
-            target = Path(tempfile.mkdtemp(prefix="tsdiff-model-"))
+            if version == 1:
+                raise ValueError(f"{path} has model-file format version 1 (tsdiff 0.1, which pickled its data); "
+                                 f"this tsdiff reads version {FORMAT_VERSION} only: fit the model again and save it")
+            if version != FORMAT_VERSION:
+                raise ValueError(f"{path} has model-file format version {version!r}; this tsdiff reads version "
+                                 f"{FORMAT_VERSION} — upgrade tsdiff")
             for name in zf.namelist():
                 if name.startswith("/") or ".." in Path(name).parts:
                     raise ValueError(f"{path} contains an unsafe member name {name!r}")
+            target = Path(tempfile.mkdtemp(prefix="tsdiff-model-"))
             zf.extractall(target)
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{path} is not a tsdiff model file or is truncated ({exc})") from exc

@@ -1,7 +1,6 @@
 """Helpers shared by the loaders: GluonTS metadata and GluonTS's own entry processing."""
 from __future__ import annotations
 
-import functools
 import warnings
 
 from gluonts.dataset.common import ListDataset, MetaData
@@ -25,18 +24,3 @@ def process_entries(entries: list[dict], freq: str, one_dim_target: bool = True)
         # GluonTS's historical spellings ("H") are deprecated aliases in pandas >= 2.2; same offsets
         warnings.simplefilter("ignore", FutureWarning)
         return ListDataset(entries, freq=freq, one_dim_target=one_dim_target)
-
-
-def quiet_freq_deprecations(func):
-    """Silence pandas' FutureWarnings about GluonTS's frequencies ("B" periods, "H") inside ``func``.
-
-    GluonTS defines these datasets with them; the warnings say nothing the caller can act on.
-    """
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, message=".*(BDay|freq='B'|PeriodDtype|'H')")
-            return func(*args, **kwargs)
-
-    return wrapper

@@ -12,7 +12,9 @@ import pandas as pd
 from gluonts.dataset.common import TrainDatasets
 from gluonts.dataset.field_names import FieldName
 
-from .entries import process_entries, quiet_freq_deprecations
+from tsdiff.quiet import quiet_freq_deprecations
+
+from .entries import process_entries
 
 START, TARGET, FDR = FieldName.START, FieldName.TARGET, FieldName.FEAT_DYNAMIC_REAL
 

@@ -1,22 +1,24 @@
 """The one DDPM core of tsdiff: schedules, forward process, posterior, loss and samplers.
 
->>> from tsdiff.diffusion import NoiseSchedule, GaussianDiffusion
+>>> from tsdiff.diffusion import NoiseSchedule, GaussianDiffusion, SamplingOptions
 >>> diffusion = GaussianDiffusion(NoiseSchedule("linear", 100, 1e-4, 0.1))
->>> loss = diffusion.training_loss(denoiser, x0, cond)                        # doctest: +SKIP
->>> x = diffusion.sample(denoiser, (64, 8), cond, sampler="ddim", num_steps=10)  # doctest: +SKIP
+>>> loss = diffusion.training_loss(denoiser, x0, cond)                                       # doctest: +SKIP
+>>> x = diffusion.sample(denoiser, (64, 8), cond, SamplingOptions("ddim", sampling_steps=10))  # doctest: +SKIP
 """
 from .gaussian import PREDICTIONS, GaussianDiffusion
-from .samplers import SAMPLERS, VARIANCES, DDIMSampler, DDPMSampler, make_sampler, resolve_sampling_options
-from .schedule import SCHEDULE_KINDS, NoiseSchedule
+from .options import SAMPLERS, VARIANCES, SamplingOptions
+from .samplers import DDIMSampler, DDPMSampler, Sampler, make_sampler
+from .schedule import BETA_SCHEDULES, NoiseSchedule
 
 __all__ = [
     "NoiseSchedule",
     "GaussianDiffusion",
+    "SamplingOptions",
+    "Sampler",
     "DDPMSampler",
     "DDIMSampler",
     "make_sampler",
-    "resolve_sampling_options",
-    "SCHEDULE_KINDS",
+    "BETA_SCHEDULES",
     "PREDICTIONS",
     "SAMPLERS",
     "VARIANCES",

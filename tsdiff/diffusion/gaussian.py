@@ -15,7 +15,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .samplers import make_sampler
+from .options import SamplingOptions
+from .samplers import Sampler, make_sampler
 from .schedule import NoiseSchedule
 
 PREDICTIONS = ("epsilon", "x0", "v")
@@ -51,8 +52,9 @@ class GaussianDiffusion:
         self._cache: dict = {}
 
     @property
-    def num_steps(self) -> int:
-        return self.schedule.num_steps
+    def num_diffusion_steps(self) -> int:
+        """T, the number of steps of the schedule."""
+        return self.schedule.num_diffusion_steps
 
     def __repr__(self) -> str:
         return f"GaussianDiffusion({self.schedule!r}, prediction={self.prediction!r})"
@@ -75,7 +77,7 @@ class GaussianDiffusion:
     def sample_timesteps(self, batch_size: int, device=None, generator=None) -> torch.Tensor:
         """Uniform step indices ``t ~ U{0, …, T−1}``, shape ``(batch_size,)``."""
         gen_device = generator.device if generator is not None else device
-        t = torch.randint(0, self.num_steps, (batch_size,), device=gen_device, generator=generator)
+        t = torch.randint(0, self.num_diffusion_steps, (batch_size,), device=gen_device, generator=generator)
         return t.to(device)
 
     # -- forward process and posterior ------------------------------------------------------------------------------
@@ -163,15 +165,11 @@ class GaussianDiffusion:
         denoiser: Denoiser,
         shape,
         cond=None,
-        sampler: str = "ddpm",
-        num_steps: int | None = None,
-        eta: float = 0.0,
-        variance: str = "posterior",
+        sampling: SamplingOptions | Sampler | None = None,
         generator: torch.Generator | None = None,
         device=None,
         dtype: torch.dtype = torch.float32,
         noise: torch.Tensor | None = None,
-        clip: float | None = None,
         progress: bool = False,
     ) -> torch.Tensor:
         """Draw x₀ by running the reverse process from x_T ~ N(0, I).
@@ -183,20 +181,17 @@ class GaussianDiffusion:
             denoiser: ``denoiser(x_t, t, cond)``; ``t`` is a LongTensor of shape ``(shape[0],)``.
             shape: shape of x, batch first.
             cond: passed through to the denoiser.
-            sampler: ``"ddpm"`` (ancestral, all T steps) or ``"ddim"``.
-            num_steps: number of DDIM steps (≤ T); for ddpm ``None`` or T.
-            eta: DDIM stochasticity in [0, 1].
-            variance: ddpm's σ_t²: ``"posterior"`` (β̃_t) or ``"beta"`` (β_t).
+            sampling: :class:`SamplingOptions` (``None``: ddpm over all T steps), or a sampler object already built
+                with :func:`make_sampler` (a model that samples many times with the same options builds it once).
             generator: makes the draw reproducible.
             device, dtype: of x (default: the device of ``noise`` if given, else CPU).
             noise: the starting x_T (overrides ``shape``'s draw).
-            clip: clamp x̂₀ to [−clip, clip] at each step (``None``: no clipping, the right default for unbounded
-                time-series values).
             progress: show a progress bar over steps.
         Returns:
             Tensor of shape ``shape``.
         """
-        step_sampler = make_sampler(self, sampler, num_steps=num_steps, eta=eta, variance=variance)
+        sampler = sampling if isinstance(sampling, Sampler) else make_sampler(self, sampling)
+        sampler.reset()
         if noise is None:
             device = torch.device("cpu") if device is None else torch.device(device)
             gen_device = generator.device if generator is not None else device
@@ -204,9 +199,8 @@ class GaussianDiffusion:
         else:
             x = noise
         batch = x.shape[0]
-        steps = step_sampler.timesteps
-        for t in tqdm(steps, desc=f"{sampler} sampling", disable=not progress, leave=False):
+        for t in tqdm(sampler.timesteps, desc="sampling", disable=not progress, leave=False):
             t_batch = torch.full((batch,), t, device=x.device, dtype=torch.long)
             output = denoiser(x, t_batch, cond)
-            x = step_sampler.step(output, t, x, generator=generator, clip=clip)
+            x = sampler.step(output, t, x, generator=generator)
         return x

@@ -11,23 +11,23 @@ import math
 import numpy as np
 import torch
 
-SCHEDULE_KINDS = ("linear", "quad", "cosine")
+BETA_SCHEDULES = ("linear", "quad", "cosine")
 
-# Defaults per kind: TimeGrad uses linear 1e-4 → 0.1 over 100 steps, CSDI quad 1e-4 → 0.5 over 50 steps.
+# Defaults per schedule: TimeGrad uses linear 1e-4 → 0.1 over 100 steps, CSDI quad 1e-4 → 0.5 over 50 steps.
 DEFAULTS = {
-    "linear": dict(num_steps=100, beta_start=1e-4, beta_end=0.1),
-    "quad": dict(num_steps=50, beta_start=1e-4, beta_end=0.5),
-    "cosine": dict(num_steps=100, beta_start=None, beta_end=None),
+    "linear": dict(num_diffusion_steps=100, beta_start=1e-4, beta_end=0.1),
+    "quad": dict(num_diffusion_steps=50, beta_start=1e-4, beta_end=0.5),
+    "cosine": dict(num_diffusion_steps=100, beta_start=None, beta_end=None),
 }
 
 COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17
 MAX_BETA = 0.999  # cosine betas are clipped here to avoid a singular last step
 
 
-def _betas(kind: str, num_steps: int, beta_start: float, beta_end: float) -> np.ndarray:
-    if kind == "linear":
+def _betas(beta_schedule: str, num_steps: int, beta_start: float, beta_end: float) -> np.ndarray:
+    if beta_schedule == "linear":
         return np.linspace(beta_start, beta_end, num_steps, dtype=np.float64)
-    if kind == "quad":
+    if beta_schedule == "quad":
         return np.linspace(math.sqrt(beta_start), math.sqrt(beta_end), num_steps, dtype=np.float64) ** 2
     # cosine: ᾱ(t) = f(t)/f(0), f(t) = cos²((t/T + s)/(1 + s) · π/2);  β_t = 1 − ᾱ_t/ᾱ_{t−1}
     steps = np.arange(num_steps + 1, dtype=np.float64) / num_steps
@@ -40,11 +40,11 @@ class NoiseSchedule:
     """A variance schedule β_t and its derived constants (DDPM, Ho et al. 2020, eqs. 4, 6, 7).
 
     Args:
-        kind: ``"linear"`` (β = linspace(β_start, β_end)), ``"quad"`` (β = linspace(√β_start, √β_end)²) or
+        beta_schedule: ``"linear"`` (β = linspace(β_start, β_end)), ``"quad"`` (β = linspace(√β_start, √β_end)²) or
             ``"cosine"`` (Nichol & Dhariwal 2021, s = 0.008, β clipped at 0.999; β_start/β_end are not used).
-        num_steps: T, the number of diffusion steps (≥ 1).
-        beta_start, beta_end: first and last β for ``linear``/``quad``, each in (0, 1). ``None`` takes the kind's
-            default (linear 1e-4 → 0.1, quad 1e-4 → 0.5).
+        num_diffusion_steps: T, the number of diffusion steps (≥ 1).
+        beta_start, beta_end: first and last β for ``linear``/``quad``, each in (0, 1). ``None`` takes the
+            schedule's default (linear 1e-4 → 0.1, quad 1e-4 → 0.5).
 
     Attributes (float64 tensors of shape ``(T,)``):
         betas, alphas (1 − β), alpha_bars (ᾱ_t = Π α), alpha_bars_prev (ᾱ_{t−1}, with ᾱ_{−1} = 1),
@@ -54,35 +54,35 @@ class NoiseSchedule:
 
     def __init__(
         self,
-        kind: str = "linear",
-        num_steps: int | None = None,
+        beta_schedule: str = "linear",
+        num_diffusion_steps: int | None = None,
         beta_start: float | None = None,
         beta_end: float | None = None,
     ):
-        if kind not in SCHEDULE_KINDS:
-            raise ValueError(f"unknown schedule kind {kind!r}; expected one of {SCHEDULE_KINDS}")
-        defaults = DEFAULTS[kind]
-        num_steps = defaults["num_steps"] if num_steps is None else num_steps
+        if beta_schedule not in BETA_SCHEDULES:
+            raise ValueError(f"unknown beta_schedule {beta_schedule!r}; expected one of {BETA_SCHEDULES}")
+        defaults = DEFAULTS[beta_schedule]
+        num_steps = defaults["num_diffusion_steps"] if num_diffusion_steps is None else num_diffusion_steps
         if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-            raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
-        if kind != "cosine":
+            raise ValueError(f"num_diffusion_steps must be an integer >= 1, got {num_steps!r}")
+        if beta_schedule != "cosine":
             beta_start = defaults["beta_start"] if beta_start is None else beta_start
             beta_end = defaults["beta_end"] if beta_end is None else beta_end
             for name, value in (("beta_start", beta_start), ("beta_end", beta_end)):
                 if not (isinstance(value, (int, float, np.floating)) and 0.0 < float(value) < 1.0):
                     raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
-        self.kind = kind
-        self.num_steps = int(num_steps)
+        self.beta_schedule = beta_schedule
+        self.num_diffusion_steps = int(num_steps)
         self.beta_start = None if beta_start is None else float(beta_start)
         self.beta_end = None if beta_end is None else float(beta_end)
 
-        betas = _betas(kind, self.num_steps, self.beta_start, self.beta_end)
+        betas = _betas(beta_schedule, self.num_diffusion_steps, self.beta_start, self.beta_end)
         alphas = 1.0 - betas
         alpha_bars = np.cumprod(alphas)
         alpha_bars_prev = np.concatenate([[1.0], alpha_bars[:-1]])
         posterior_variance = betas * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
         # β̃_0 = 0; its log is clipped to log β̃_1 (or log β_0 when T = 1) so that it stays finite.
-        first = posterior_variance[1] if self.num_steps > 1 else betas[0]
+        first = posterior_variance[1] if self.num_diffusion_steps > 1 else betas[0]
         log_variance = np.log(np.concatenate([[first], posterior_variance[1:]]))
 
         as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
@@ -96,16 +96,17 @@ class NoiseSchedule:
         self.posterior_mean_coef2 = as_tensor((1.0 - alpha_bars_prev) * np.sqrt(alphas) / (1.0 - alpha_bars))
 
     def __len__(self) -> int:
-        return self.num_steps
+        return self.num_diffusion_steps
 
     def __repr__(self) -> str:
-        if self.kind == "cosine":
-            return f"NoiseSchedule('cosine', num_steps={self.num_steps})"
+        if self.beta_schedule == "cosine":
+            return f"NoiseSchedule('cosine', num_diffusion_steps={self.num_diffusion_steps})"
         return (
-            f"NoiseSchedule({self.kind!r}, num_steps={self.num_steps}, "
+            f"NoiseSchedule({self.beta_schedule!r}, num_diffusion_steps={self.num_diffusion_steps}, "
             f"beta_start={self.beta_start:g}, beta_end={self.beta_end:g})"
         )
 
     def config(self) -> dict:
         """The constructor arguments, for serialisation."""
-        return dict(kind=self.kind, num_steps=self.num_steps, beta_start=self.beta_start, beta_end=self.beta_end)
+        return dict(beta_schedule=self.beta_schedule, num_diffusion_steps=self.num_diffusion_steps,
+                    beta_start=self.beta_start, beta_end=self.beta_end)

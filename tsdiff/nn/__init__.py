@@ -1,5 +1,4 @@
-"""Neural-network blocks shared by the tsdiff denoisers, and the argument checks of their constructors."""
-from . import checks
+"""Neural-network blocks shared by the tsdiff denoisers."""
 from .embedding import DiffusionStepEmbedding, sinusoidal_embedding
 
-__all__ = ["DiffusionStepEmbedding", "checks", "sinusoidal_embedding"]
+__all__ = ["DiffusionStepEmbedding", "sinusoidal_embedding"]

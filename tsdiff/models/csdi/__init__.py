@@ -1,13 +1,15 @@
 """CSDI: conditional score-based diffusion models for imputation (Tashiro et al., NeurIPS 2021).
 
-- :class:`CSDIImputer`: tensor-level imputation on (N, L, K) grids (fit / impute / save / load).
+- :class:`CSDIModel`: the pure module (imputation and forecasting-as-imputation on (time × feature) windows).
+- :class:`CSDIDenoiser`: its transformer denoiser (denoiser.py).
+- :class:`CSDIImputer`: tensor-level imputation on (N, L, K) windows (fit / impute / save / load).
 - :class:`CSDIEstimator`: forecasting as imputation, a GluonTS ``PyTorchLightningEstimator``.
-- :class:`CSDIModel`, :class:`CSDIDenoiser`, :class:`CSDIForecastModel`: the networks (module.py).
 - :mod:`.masks`: training mask strategies.
 """
+from .denoiser import CSDIDenoiser
 from .imputer import MODEL_DEFAULTS, CSDIImputer
 from .masks import STRATEGIES, forecast_mask, historical_mask, make_cond_mask, mix_mask, random_mask, sample_features
-from .module import CSDIDenoiser, CSDIForecastModel, CSDIModel
+from .module import SCALINGS, CSDIModel
 
 __all__ = [
     "CSDIImputer",
@@ -15,8 +17,8 @@ __all__ = [
     "CSDILightningModule",
     "CSDIModel",
     "CSDIDenoiser",
-    "CSDIForecastModel",
     "MODEL_DEFAULTS",
+    "SCALINGS",
     "STRATEGIES",
     "random_mask",
     "historical_mask",
@@ -27,7 +29,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # the GluonTS/Lightning parts are imported lazily (they are slow to import)
+def __getattr__(name):  # the GluonTS estimator is imported on first use
     if name == "CSDIEstimator":
         from .estimator import CSDIEstimator
 

@@ -7,13 +7,12 @@
 >>> forecasts = list(predictor.predict(test_data, num_samples=100, seed=0))    # doctest: +SKIP
 """
 from .denoiser import EpsilonTheta
-from .estimator import TimeGradEstimator, TimeGradPredictor
+from .estimator import TimeGradEstimator
 from .lightning_module import TimeGradLightningModule
 from .module import TimeGradModel, scale_context
 
 __all__ = [
     "TimeGradEstimator",
-    "TimeGradPredictor",
     "TimeGradLightningModule",
     "TimeGradModel",
     "EpsilonTheta",

@@ -1,49 +1,31 @@
-"""GluonTS estimator for TimeGrad: transformations, data loaders, training; its predictor samples with a seed."""
+"""GluonTS estimator for TimeGrad: transformations and the model's hyperparameters; the rest is the shared base."""
 
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, List, Optional
 
-import lightning.pytorch as pl
 import numpy as np
-import torch
 from gluonts.core.component import validated
-from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
-from gluonts.dataset.loader import as_stacked_batches
-from gluonts.itertools import Cyclic
 from gluonts.time_feature import TimeFeature, time_features_from_frequency_str
-from gluonts.torch.model.estimator import PyTorchLightningEstimator
 from gluonts.transform import (
     AddObservedValuesIndicator,
     AddTimeFeatures,
     AsNumpyArray,
     Chain,
-    ExpectedNumInstanceSampler,
-    InstanceSplitter,
     RemoveFields,
     TargetDimIndicator,
-    TestSplitSampler,
     Transformation,
-    ValidationSplitSampler,
     VstackFeatures,
 )
 from gluonts.transform.sampler import InstanceSampler
 
-from tsdiff.nn import checks
-
-from ..predictor import DiffusionPredictor
+from ..base import DiffusionEstimator
 from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, TimeGradLightningModule
+from .module import TimeGradModel
 
 TARGET_DIM_INDICATOR = "target_dimension_indicator"
 
 
-class TimeGradPredictor(DiffusionPredictor):
-    """TimeGrad's :class:`~tsdiff.models.predictor.DiffusionPredictor` (seedable, sampler switchable per call).
-
-    A subclass only so that predictors serialised under this name keep loading; it adds nothing.
-    """
-
-
-class TimeGradEstimator(PyTorchLightningEstimator):
+class TimeGradEstimator(DiffusionEstimator):
     """TimeGrad (Rasul et al., ICML 2021): autoregressive RNN + denoising diffusion for multivariate forecasting.
 
     Data: GluonTS entries whose ``target`` has shape (D, T) (group univariate series with
@@ -68,14 +50,19 @@ class TimeGradEstimator(PyTorchLightningEstimator):
         cond_upsampler_dim: middle width of its conditioning upsampler (default D // 2, as the reference).
         lr, weight_decay, lr_schedule: optimiser (Adam 1e-3, 1e-6, one-cycle).
         batch_size, num_batches_per_epoch: windows per batch and batches per epoch.
+        prediction_batch_size: windows per prediction batch (default ``batch_size``).
         num_parallel_samples: default samples per forecast.
-        sampler, sampling_steps, eta: default reverse process of the predictor.
+        sampler, sampling_steps, eta: default reverse process (see :class:`~tsdiff.diffusion.SamplingOptions`).
         seed: seeds everything (Python, numpy, torch) before training and is the predictor's default
             sampling seed; makes CPU training reproducible.
         trainer_kwargs: for ``lightning.Trainer`` (default ``max_epochs=100``, ``gradient_clip_val=10``,
             ``accelerator="auto"``): GPUs, precision, devices, logging...
         train_sampler, validation_sampler: GluonTS instance samplers.
     """
+
+    prediction_input_names = PREDICTION_INPUT_NAMES
+    training_input_names = TRAINING_INPUT_NAMES
+    time_series_fields = [FieldName.FEAT_TIME, FieldName.OBSERVED_VALUES]
 
     @validated()
     def __init__(
@@ -108,6 +95,7 @@ class TimeGradEstimator(PyTorchLightningEstimator):
         lr_schedule: str = "onecycle",
         batch_size: int = 64,
         num_batches_per_epoch: int = 100,
+        prediction_batch_size: Optional[int] = None,
         num_parallel_samples: int = 100,
         sampler: str = "ddpm",
         sampling_steps: Optional[int] = None,
@@ -117,60 +105,38 @@ class TimeGradEstimator(PyTorchLightningEstimator):
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
     ) -> None:
-        kwargs = {"max_epochs": 100, "gradient_clip_val": 10.0}
-        kwargs.update(trainer_kwargs or {})
-        super().__init__(trainer_kwargs=kwargs)
-        self.freq = freq
-        self.prediction_length = prediction_length
+        super().__init__(
+            freq=freq, prediction_length=prediction_length,
+            context_length=prediction_length if context_length is None else context_length,
+            batch_size=batch_size, num_batches_per_epoch=num_batches_per_epoch,
+            prediction_batch_size=batch_size if prediction_batch_size is None else prediction_batch_size,
+            seed=seed, trainer_kwargs=trainer_kwargs,
+            default_trainer_kwargs={"max_epochs": 100, "gradient_clip_val": 10.0},
+            train_sampler=train_sampler, validation_sampler=validation_sampler,
+        )
         self.target_dim = target_dim
-        self.context_length = context_length if context_length is not None else prediction_length
         self.time_features = (
             time_features if time_features is not None else time_features_from_frequency_str(freq)
         )
         self.num_feat_dynamic_real = num_feat_dynamic_real
         self.model_kwargs = dict(
-            freq=freq,
-            context_length=self.context_length,
-            prediction_length=prediction_length,
-            target_dim=target_dim,
-            num_time_features=len(self.time_features) + num_feat_dynamic_real,
-            lags_seq=lags_seq,
-            cell_type=cell_type,
-            num_layers=num_layers,
-            hidden_size=hidden_size,
-            dropout_rate=dropout_rate,
-            embedding_dim=embedding_dim,
-            conditioning_length=conditioning_length,
-            scaling=scaling,
-            increments=increments,
-            num_diffusion_steps=num_diffusion_steps,
-            beta_schedule=beta_schedule,
-            beta_start=beta_start,
-            beta_end=beta_end,
-            residual_layers=residual_layers,
-            residual_channels=residual_channels,
-            dilation_cycle_length=dilation_cycle_length,
-            cond_upsampler_dim=cond_upsampler_dim,
-            num_parallel_samples=num_parallel_samples,
-            sampler=sampler,
-            sampling_steps=sampling_steps,
-            eta=eta,
+            freq=freq, context_length=self.context_length, prediction_length=prediction_length,
+            target_dim=target_dim, num_time_features=len(self.time_features) + num_feat_dynamic_real,
+            lags_seq=lags_seq, cell_type=cell_type, num_layers=num_layers, hidden_size=hidden_size,
+            dropout_rate=dropout_rate, embedding_dim=embedding_dim, conditioning_length=conditioning_length,
+            scaling=scaling, increments=increments, num_diffusion_steps=num_diffusion_steps,
+            beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end, residual_layers=residual_layers,
+            residual_channels=residual_channels, dilation_cycle_length=dilation_cycle_length,
+            cond_upsampler_dim=cond_upsampler_dim, num_parallel_samples=num_parallel_samples, sampler=sampler,
+            sampling_steps=sampling_steps, eta=eta,
         )
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.num_batches_per_epoch = num_batches_per_epoch
-        self.seed = seed
-        self.train_sampler = train_sampler or ExpectedNumInstanceSampler(
-            num_instances=1.0, min_future=prediction_length
-        )
-        self.validation_sampler = validation_sampler or ValidationSplitSampler(min_future=prediction_length)
-        checks.positive_int(batch_size, "batch_size")
-        checks.positive_int(num_batches_per_epoch, "num_batches_per_epoch")
-        checks.dry_run_build(self.create_lightning_module)  # a bad hyperparameter fails here, not mid-training
+        # every hyperparameter is checked now, without building the network, so a bad one fails here
+        TimeGradModel.check_arguments(**self.model_kwargs)
+        TimeGradLightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule)
 
-    # -- data -----------------------------------------------------------------------------------------------------
     def create_transformation(self) -> Transformation:
         dynamic = [FieldName.FEAT_DYNAMIC_REAL] if self.num_feat_dynamic_real > 0 else []
         remove = [FieldName.FEAT_STATIC_REAL, FieldName.FEAT_STATIC_CAT] + (
@@ -196,75 +162,11 @@ class TimeGradEstimator(PyTorchLightningEstimator):
             ]
         )
 
-    def _create_instance_splitter(self, module: TimeGradLightningModule, mode: str) -> InstanceSplitter:
-        sampler = {
-            "training": self.train_sampler,
-            "validation": self.validation_sampler,
-            "test": TestSplitSampler(),
-        }[mode]
-        return InstanceSplitter(
-            target_field=FieldName.TARGET,
-            is_pad_field=FieldName.IS_PAD,
-            start_field=FieldName.START,
-            forecast_start_field=FieldName.FORECAST_START,
-            instance_sampler=sampler,
-            past_length=module.model.past_length,
-            future_length=self.prediction_length,
-            time_series_fields=[FieldName.FEAT_TIME, FieldName.OBSERVED_VALUES],
-            output_NTC=True,  # (T, D): time first, as the model expects
-        )
+    def past_length(self, module: TimeGradLightningModule) -> int:
+        return module.model.past_length
 
-    def create_training_data_loader(
-        self, data: Dataset, module: TimeGradLightningModule, shuffle_buffer_length: Optional[int] = None, **kwargs
-    ) -> Iterable:
-        instances = self._create_instance_splitter(module, "training").apply(Cyclic(data).stream(), is_train=True)
-        return as_stacked_batches(
-            instances,
-            batch_size=self.batch_size,
-            shuffle_buffer_length=shuffle_buffer_length,
-            field_names=TRAINING_INPUT_NAMES,
-            output_type=torch.tensor,
-            num_batches_per_epoch=self.num_batches_per_epoch,
-        )
-
-    def create_validation_data_loader(self, data: Dataset, module: TimeGradLightningModule, **kwargs) -> Iterable:
-        instances = self._create_instance_splitter(module, "validation").apply(data, is_train=True)
-        return as_stacked_batches(
-            instances, batch_size=self.batch_size, field_names=TRAINING_INPUT_NAMES, output_type=torch.tensor
-        )
-
-    # -- model ----------------------------------------------------------------------------------------------------
     def create_lightning_module(self) -> TimeGradLightningModule:
-        max_epochs = self.trainer_kwargs.get("max_epochs")
-        max_steps = self.trainer_kwargs.get("max_steps", -1)
-        if max_steps is not None and max_steps > 0:
-            total_steps = max_steps
-        elif max_epochs is not None and max_epochs > 0:
-            total_steps = max_epochs * self.num_batches_per_epoch
-        else:
-            total_steps = None
         return TimeGradLightningModule(
-            model_kwargs=self.model_kwargs,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            lr_schedule=self.lr_schedule,
-            total_steps=total_steps,
+            model_kwargs=self.model_kwargs, lr=self.lr, weight_decay=self.weight_decay,
+            lr_schedule=self.lr_schedule, total_steps=self.total_training_steps(),
         )
-
-    def create_predictor(self, transformation: Transformation, module: TimeGradLightningModule) -> TimeGradPredictor:
-        return TimeGradPredictor(
-            input_transform=transformation + self._create_instance_splitter(module, "test"),
-            input_names=PREDICTION_INPUT_NAMES,
-            prediction_net=module,
-            batch_size=self.batch_size,
-            prediction_length=self.prediction_length,
-            device="auto",
-            seed=self.seed,
-        )
-
-    def train_model(self, training_data: Dataset, validation_data: Optional[Dataset] = None, **kwargs):
-        # Seeding before the module is built fixes its initial weights, the window sampling (numpy) and the
-        # diffusion noise (torch): on CPU two runs with the same seed are identical.
-        if self.seed is not None:
-            pl.seed_everything(self.seed, workers=True, verbose=False)
-        return super().train_model(training_data, validation_data, **kwargs)

@@ -12,8 +12,8 @@ from gluonts.core.component import validated
 from gluonts.time_feature import get_lags_for_frequency
 from torch import nn
 
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, make_sampler, resolve_sampling_options
-from tsdiff.nn import checks
+from tsdiff import checks
+from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
 
 from .denoiser import EpsilonTheta
 
@@ -92,7 +92,8 @@ class TimeGradModel(nn.Module):
         residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network
             (:class:`EpsilonTheta`).
         num_parallel_samples: default number of samples drawn per window.
-        sampler, sampling_steps, eta: default reverse process (``"ddpm"``/``"ddim"``, DDIM steps, DDIM η).
+        sampler, sampling_steps, eta: the default reverse process, :attr:`default_sampling` (a
+            :class:`~tsdiff.diffusion.SamplingOptions`).
 
     Input shapes (B windows): ``target_dimension_indicator`` (B, D) long; ``past_target``,
     ``past_observed_values`` (B, past_length, D) with ``past_length = context_length + max(lags_seq)``;
@@ -131,20 +132,14 @@ class TimeGradModel(nn.Module):
         eta: float = 0.0,
     ) -> None:
         super().__init__()
-        checks.one_of(cell_type, "cell_type", CELL_TYPES)
-        checks.one_of(scaling, "scaling", SCALINGS)
-        for name, value in [("context_length", context_length), ("prediction_length", prediction_length),
-                            ("target_dim", target_dim), ("num_layers", num_layers), ("hidden_size", hidden_size),
-                            ("embedding_dim", embedding_dim), ("conditioning_length", conditioning_length),
-                            ("residual_layers", residual_layers), ("residual_channels", residual_channels),
-                            ("num_diffusion_steps", num_diffusion_steps),
-                            ("dilation_cycle_length", dilation_cycle_length),
-                            ("num_parallel_samples", num_parallel_samples)]:
-            checks.positive_int(value, name)
-        checks.optional_positive_int(cond_upsampler_dim, "cond_upsampler_dim")
-        checks.dropout_rate(dropout_rate, "dropout_rate")
-        if num_time_features < 0:
-            raise ValueError(f"num_time_features must be >= 0, got {num_time_features}")
+        self.check_arguments(
+            context_length, prediction_length, target_dim, num_time_features, cell_type=cell_type,
+            num_layers=num_layers, hidden_size=hidden_size, dropout_rate=dropout_rate, embedding_dim=embedding_dim,
+            conditioning_length=conditioning_length, scaling=scaling, num_diffusion_steps=num_diffusion_steps,
+            beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end, residual_layers=residual_layers,
+            residual_channels=residual_channels, dilation_cycle_length=dilation_cycle_length,
+            cond_upsampler_dim=cond_upsampler_dim, num_parallel_samples=num_parallel_samples, sampler=sampler,
+            sampling_steps=sampling_steps, eta=eta)
         self.freq = freq
         self.context_length = context_length
         self.prediction_length = prediction_length
@@ -157,9 +152,7 @@ class TimeGradModel(nn.Module):
         self.scaling = scaling
         self.increments = increments
         self.num_parallel_samples = num_parallel_samples
-        self.sampler = sampler
-        self.sampling_steps = sampling_steps
-        self.eta = eta
+        self.default_sampling = SamplingOptions(sampler, sampling_steps, eta)
 
         self.embedding = nn.Embedding(target_dim, embedding_dim)
         input_size = target_dim * len(self.lags_seq) + target_dim * embedding_dim + num_time_features
@@ -183,8 +176,31 @@ class TimeGradModel(nn.Module):
         self.diffusion = GaussianDiffusion(
             NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon"
         )
-        # the default sampler options, resolved as at predict time: a bad one fails now, not at the first forecast
-        make_sampler(self.diffusion, *resolve_sampling_options(None, None, None, (sampler, sampling_steps, eta)))
+
+    @staticmethod
+    def check_arguments(context_length, prediction_length, target_dim, num_time_features, cell_type="LSTM",
+                        num_layers=2, hidden_size=40, dropout_rate=0.1, embedding_dim=1, conditioning_length=100,
+                        scaling="mean", num_diffusion_steps=100, beta_schedule="linear", beta_start=1e-4,
+                        beta_end=0.1, residual_layers=8, residual_channels=8, dilation_cycle_length=2,
+                        cond_upsampler_dim=None, num_parallel_samples=100, sampler="ddpm", sampling_steps=None,
+                        eta=0.0, **_) -> None:
+        """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
+        checks.one_of(cell_type, "cell_type", CELL_TYPES)
+        checks.one_of(scaling, "scaling", SCALINGS)
+        for name, value in [("context_length", context_length), ("prediction_length", prediction_length),
+                            ("target_dim", target_dim), ("num_layers", num_layers), ("hidden_size", hidden_size),
+                            ("embedding_dim", embedding_dim), ("conditioning_length", conditioning_length),
+                            ("residual_layers", residual_layers), ("residual_channels", residual_channels),
+                            ("num_diffusion_steps", num_diffusion_steps),
+                            ("dilation_cycle_length", dilation_cycle_length),
+                            ("num_parallel_samples", num_parallel_samples)]:
+            checks.positive_int(value, name)
+        checks.optional_positive_int(cond_upsampler_dim, "cond_upsampler_dim")
+        checks.dropout_rate(dropout_rate, "dropout_rate")
+        if num_time_features < 0:
+            raise ValueError(f"num_time_features must be >= 0, got {num_time_features}")
+        NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end)
+        SamplingOptions(sampler, sampling_steps, eta).check(num_diffusion_steps)
 
     # -- building blocks ----------------------------------------------------------------------------------------
     def _rnn_inputs(
@@ -222,8 +238,12 @@ class TimeGradModel(nn.Module):
         future_time_feat: torch.Tensor,
         future_target: torch.Tensor,
         future_observed_values: torch.Tensor,
+        generator: Optional[torch.Generator] = None,
     ) -> torch.Tensor:
-        """ε-MSE over the context and prediction positions (teacher forcing), observed entries only. Scalar."""
+        """ε-MSE over the context and prediction positions (teacher forcing), observed entries only. Scalar.
+
+        ``generator`` (optional) draws the diffusion steps and noise, e.g. for a reproducible validation loss.
+        """
         past_normed, loc, scale = self._normalise(past_target, past_observed_values)
         future_observed = future_observed_values > 0
         future_normed = torch.where(future_observed, (future_target - loc) / scale, torch.zeros_like(future_target))
@@ -244,7 +264,7 @@ class TimeGradModel(nn.Module):
             mask = mask * observed[:, start - 1 : end - 1]
         return self.diffusion.training_loss(
             self.denoiser, x0.reshape(-1, self.target_dim), cond.reshape(-1, cond.shape[-1]),
-            mask.reshape(-1, self.target_dim),
+            mask.reshape(-1, self.target_dim), generator=generator,
         )
 
     # -- prediction ---------------------------------------------------------------------------------------------
@@ -258,22 +278,19 @@ class TimeGradModel(nn.Module):
         future_time_feat: torch.Tensor,
         num_samples: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
-        sampler: Optional[str] = None,
-        sampling_steps: Optional[int] = None,
-        eta: Optional[float] = None,
+        sampling: Optional[SamplingOptions] = None,
     ) -> torch.Tensor:
         """Autoregressive sampling of the horizon.
 
         The RNN is unrolled over the context once per window; then its state is repeated ``num_samples`` times and
         every forecast step runs one RNN step and one reverse diffusion for all windows × samples at once.
+        ``sampling`` overrides :attr:`default_sampling` field by field; the sampler is built once per call.
 
         Returns:
             samples (B, num_samples, prediction_length, D) in the data's units.
         """
         S = num_samples or self.num_parallel_samples
-        sampler, sampling_steps, eta = resolve_sampling_options(
-            sampler, sampling_steps, eta, (self.sampler, self.sampling_steps, self.eta)
-        )
+        sampler = make_sampler(self.diffusion, (sampling or SamplingOptions()).resolve(self.default_sampling))
         B, P, D = past_target.shape[0], future_time_feat.shape[1], self.target_dim
 
         past_normed, loc, scale = self._normalise(past_target, past_observed_values)
@@ -298,7 +315,7 @@ class TimeGradModel(nn.Module):
             cond = self.cond_proj(output[:, 0])
             # The conditioning is constant over the reverse diffusion: prepare it once, denoise T times.
             x = self.diffusion.sample(
-                self.denoiser.denoise, (B * S, D), cond=self.denoiser.condition(cond), sampler=sampler, num_steps=sampling_steps, eta=eta,
+                self.denoiser.denoise, (B * S, D), cond=self.denoiser.condition(cond), sampling=sampler,
                 generator=generator, device=series.device, dtype=series.dtype,
             )
             series[:, t] = series[:, t - 1] + x if self.increments else x

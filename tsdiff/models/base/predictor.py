@@ -1,10 +1,7 @@
-"""The GluonTS predictor shared by the diffusion models: seedable sampling, sampler switchable per call.
-
-It lives below the model packages so that ``tsdiff.models.timegrad`` and ``tsdiff.models.csdi`` both use it without
-importing each other.
-"""
+"""The GluonTS predictor shared by the diffusion models: seedable sampling, reverse process switchable per call."""
 
 from collections.abc import Iterator
+from typing import List, Optional
 
 import torch
 from gluonts.core.component import validated
@@ -17,33 +14,32 @@ from gluonts.torch.batchify import batchify
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import SelectFields, Transformation
 
+from tsdiff.diffusion import SamplingOptions
+
 
 class DiffusionPredictor(PyTorchPredictor):
     """A :class:`PyTorchPredictor` whose sampling is seedable and whose reverse process can be switched per call.
 
-    Contract with ``prediction_net``: its forward takes the batch fields named by ``input_names`` plus the keyword
-    arguments ``num_samples``, ``generator``, ``sampler``, ``sampling_steps`` and ``eta`` (``None``: the network's
-    own default), and returns samples of shape (B, S, P, D), or (B, S, P) for a univariate target.
+    Contract with ``prediction_net`` (the pure model, e.g. :class:`~tsdiff.models.timegrad.TimeGradModel`): its
+    forward takes the batch fields named by ``input_names`` plus the keyword arguments ``num_samples``,
+    ``generator`` and ``sampling`` (a :class:`~tsdiff.diffusion.SamplingOptions`), and returns samples of shape
+    (B, S, P, D); it has ``default_sampling`` (its SamplingOptions) and ``diffusion`` (its GaussianDiffusion).
 
-    Extra args (all serialised with the predictor):
-        seed: default seed of :meth:`predict`; ``None`` draws from torch's global RNG.
-        sampler, sampling_steps, eta: default reverse process (``None``: the network's own defaults).
+    Extra arg (serialised with the predictor): ``seed``, the default seed of :meth:`predict` (``None`` draws from
+    torch's global RNG).
     """
 
     @validated()
     def __init__(
         self,
-        input_names: list[str],
+        input_names: List[str],
         prediction_net: torch.nn.Module,
         batch_size: int,
         prediction_length: int,
         input_transform: Transformation,
         lead_time: int = 0,
         device: str = "auto",
-        seed: int | None = None,
-        sampler: str | None = None,
-        sampling_steps: int | None = None,
-        eta: float | None = None,
+        seed: Optional[int] = None,
     ) -> None:
         super().__init__(
             input_names=input_names,
@@ -55,36 +51,34 @@ class DiffusionPredictor(PyTorchPredictor):
             device=device,
         )
         self.seed = seed
-        self.sampler = sampler
-        self.sampling_steps = sampling_steps
-        self.eta = eta
+
+    def sampling_options(self, sampling: Optional[SamplingOptions] = None, **fields) -> SamplingOptions:
+        """The checked options of a call: ``fields`` (e.g. ``sampler="ddim"``) over ``sampling`` over the network's
+        defaults."""
+        net = self.prediction_net
+        return (SamplingOptions(**fields).resolve(sampling).resolve(net.default_sampling)
+                .check(net.diffusion.num_diffusion_steps))
 
     def predict(  # type: ignore[override]
         self,
         dataset: Dataset,
-        num_samples: int | None = None,
-        seed: int | None = None,
-        sampler: str | None = None,
-        sampling_steps: int | None = None,
-        eta: float | None = None,
+        num_samples: Optional[int] = None,
+        seed: Optional[int] = None,
+        sampling: Optional[SamplingOptions] = None,
+        sampler: Optional[str] = None,
+        sampling_steps: Optional[int] = None,
+        eta: Optional[float] = None,
     ) -> Iterator[SampleForecast]:
         """Yield one :class:`SampleForecast` per entry, samples of shape (num_samples, prediction_length[, D]).
 
-        Every argument left ``None`` falls back to the predictor's default, then to the network's; nothing is
-        stored, so a call's options never carry over to the next call. ``seed`` seeds one CPU ``torch.Generator``
-        for the whole call: the same seed, data and settings give identical samples, and the noise is the same on
-        any device.
-        ``sampler="ddim"`` with ``sampling_steps`` (and ``eta``) trades accuracy for speed.
+        Sampling options: ``sampler``/``sampling_steps``/``eta`` override ``sampling``, which overrides the
+        network's defaults; they are resolved and checked once, before any data is read. Nothing is stored, so a
+        call's options never carry over to the next call. ``seed`` (default: the predictor's) seeds one CPU
+        ``torch.Generator`` for the whole call: the same seed, data and settings give identical samples on any device.
         """
+        options = self.sampling_options(sampling, sampler=sampler, sampling_steps=sampling_steps, eta=eta)
         seed = self.seed if seed is None else seed
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-        options = {
-            "num_samples": num_samples,
-            "generator": generator,
-            "sampler": sampler or self.sampler,
-            "sampling_steps": sampling_steps if sampling_steps is not None else self.sampling_steps,
-            "eta": eta if eta is not None else self.eta,
-        }
         loader = InferenceDataLoader(
             dataset,
             transform=self.input_transform
@@ -95,7 +89,8 @@ class DiffusionPredictor(PyTorchPredictor):
         self.prediction_net.eval()
         with torch.no_grad():
             for batch in loader:
-                samples = self.prediction_net(**select(self.input_names, batch), **options).cpu().numpy()
+                samples = self.prediction_net(**select(self.input_names, batch), num_samples=num_samples,
+                                              generator=generator, sampling=options).cpu().numpy()
                 for i, window in enumerate(samples):
                     yield SampleForecast(
                         window,

@@ -1,5 +1,5 @@
-"""Argument checks for model constructors: a wrong hyperparameter fails at construction, naming itself, instead
-of surfacing later as a shape error deep inside torch."""
+"""Argument checks: a wrong argument fails where it is given, naming itself, instead of surfacing later as a shape
+error deep inside torch. A ground-floor module: it imports nothing else of tsdiff (nor torch)."""
 from __future__ import annotations
 
 import numbers
@@ -47,10 +47,8 @@ def one_of(value, name: str, choices) -> object:
     return value
 
 
-def dry_run_build(factory):
-    """Call ``factory()`` (a module constructor) with torch's global RNG saved and restored, so that building a
-    model once to validate its hyperparameters does not shift the random stream of what follows."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        return factory()
+def seed(value, name: str = "seed") -> int:
+    """An integer seed (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)

@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) -m tsdiff.demo
+	$(PY) -m experiments.demo
 
 test: install
 	$(PY) -m pytest -q

@@ -42,7 +42,7 @@ DEFAULT_OUT = Path(__file__).parent / "results" / "speed"
 class Study:
     """One trained model and how to sample and score its test set.
 
-    ``sample(sampler, num_steps)``: samples of the whole test set, batched (``num_steps`` None for ddpm);
+    ``sample(sampler, sampling_steps)``: samples of the whole test set, batched (``sampling_steps`` None for ddpm);
     ``sample_one(seed)``: one ddpm sample of the first window/series with batch 1; ``score(samples)``: metrics.
     """
 
@@ -72,12 +72,7 @@ def _timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-# -- training: the estimators/imputer built from a preset exactly as the runners' run() build them ------------------
-def _cpu_trainer_kwargs(config: dict, workdir: str) -> dict:
-    return dict(max_epochs=int(config.get("epochs", 10)), accelerator="cpu", devices=1, default_root_dir=workdir,
-                logger=False, enable_progress_bar=bool(config.get("progress", False)), enable_model_summary=False)
-
-
+# -- training: the runners' own builders, so a study trains exactly what a benchmark run trains ------------------
 def train_timegrad(task, config: dict, seed: int, workdir: str):
     """The predictor ``experiments.models.timegrad.run`` trains, on CPU."""
     from experiments.models import timegrad
@@ -86,59 +81,33 @@ def train_timegrad(task, config: dict, seed: int, workdir: str):
 
 
 def train_csdi_forecaster(task, config: dict, seed: int, workdir: str):
-    """As ``experiments.models.csdi.run`` (forecasting): a ``CSDIEstimator`` from the preset, trained on the task."""
-    import lightning.pytorch as pl
+    """The predictor ``experiments.models.csdi.run`` trains (forecasting), on CPU."""
+    from experiments.models import csdi
 
-    from experiments.models.csdi import NETWORK_KEYS
-    from tsdiff.models.csdi import CSDIEstimator
-
-    P = task.prediction_length
-    pl.seed_everything(seed, workers=True, verbose=False)
-    estimator = CSDIEstimator(
-        freq=task.freq, prediction_length=P, target_dim=task.target_dim,
-        context_length=config.get("context_length", P), lr=config["lr"], batch_size=config["batch_size"],
-        num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
-        prediction_batch_size=config.get("prediction_batch_size", 64),
-        trainer_kwargs=_cpu_trainer_kwargs(config, workdir), **{k: config[k] for k in NETWORK_KEYS if k in config},
-    )
-    return estimator.train(task.multivariate.train)
+    return csdi.train_forecaster(task, config, seed, "cpu", workdir)[0]
 
 
 def train_csdi_imputer(train, config: dict, seed: int):
-    """As ``experiments.models.csdi.run`` (imputation): a ``CSDIImputer`` fitted on the (first ``max_train``) stays."""
-    from experiments.models.csdi import NETWORK_KEYS
-    from tsdiff.models.csdi import CSDIImputer
+    """The ``CSDIImputer`` ``experiments.models.csdi.run`` fits (imputation), on CPU."""
+    from experiments.models import csdi
 
-    n = config.get("max_train")
-    imputer = CSDIImputer(num_features=train.values.shape[2], normalize=False,
-                          **{k: config[k] for k in NETWORK_KEYS if k in config})
-    return imputer.fit(train.values[:n], train.observed_mask[:n], epochs=config["epochs"],
-                       batch_size=config["batch_size"], lr=config["lr"],
-                       mask_strategy=config.get("mask_strategy", "random"), seed=seed,
-                       progress=bool(config.get("progress", False)), max_seconds=config.get("max_train_seconds"))
+    return csdi.fit_imputer(csdi.build_imputer(train, config), train, config, seed)
 
 
 # -- sampling: (windows, num_samples, sampler, steps, seed) -> W arrays (S, H, D), and the model's T --------------
-def predictor_sampler(predictor, num_diffusion_steps: int):
-    """Both forecasters train a ``tsdiff.models.predictor.DiffusionPredictor``: seed and sampler are per call."""
+def predictor_sampler(predictor):
+    """Both forecasters train a ``tsdiff.models.base.DiffusionPredictor``: seed and sampler are per call."""
+    from tsdiff.diffusion import SamplingOptions
 
     def sample(windows, num_samples: int, sampler: str, steps, seed: int):
-        forecasts = predictor.predict(windows, num_samples=num_samples, seed=seed, sampler=sampler,
-                                      sampling_steps=steps)
+        forecasts = predictor.predict(windows, num_samples=num_samples, seed=seed,
+                                      sampling=SamplingOptions(sampler, steps))
         return [f.samples for f in forecasts]
 
-    return sample, num_diffusion_steps
+    return sample, predictor.prediction_net.diffusion.num_diffusion_steps
 
 
-def timegrad_sampler(predictor):
-    return predictor_sampler(predictor, predictor.prediction_net.model.diffusion.num_steps)  # TimeGradModel
-
-
-def csdi_sampler(predictor):
-    return predictor_sampler(predictor, predictor.prediction_net.model.model.diffusion.num_steps)  # CSDIModel
-
-
-FORECASTERS = {"timegrad": (train_timegrad, timegrad_sampler), "csdi": (train_csdi_forecaster, csdi_sampler)}
+FORECASTERS = {"timegrad": train_timegrad, "csdi": train_csdi_forecaster}
 
 
 # -- studies ----------------------------------------------------------------------------------------------------------
@@ -148,10 +117,9 @@ def forecast_study(model: str, task, config: dict, seed: int) -> Study:
 
     from experiments.common import score_forecasts
 
-    train, make_sampler = FORECASTERS[model]
     with tempfile.TemporaryDirectory(prefix=f"speed_{model}_") as workdir:
-        predictor, train_seconds = _timed(train, task, config, seed, workdir)
-    sample, T = make_sampler(predictor)
+        predictor, train_seconds = _timed(FORECASTERS[model], task, config, seed, workdir)
+    sample, T = predictor_sampler(predictor)
     windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
     first = ListDataset(task.window_inputs()[:1], freq=task.freq, one_dim_target=False)
     S = int(config.get("num_samples", 100))
@@ -174,24 +142,23 @@ def imputation_study(dataset: str, splits: dict, config: dict, seed: int) -> Stu
     S, batch = int(config["num_samples"]), config.get("impute_batch_size")
 
     def sample(sampler, steps):
-        return imputer.impute(values, given, num_samples=S, sampler=sampler, num_steps=steps, seed=seed,
+        return imputer.impute(values, given, num_samples=S, sampler=sampler, sampling_steps=steps, seed=seed,
                               batch_size=batch)
 
     def sample_one(seed_):
         return imputer.impute(values[:1], given[:1], num_samples=1, sampler="ddpm", seed=seed_, batch_size=1)
 
-    return Study("csdi", dataset, "imputation", imputer.model.diffusion.num_steps, len(values), S, train_seconds,
-                 sample=sample, sample_one=sample_one,
+    return Study("csdi", dataset, "imputation", imputer.model.diffusion.num_diffusion_steps, len(values), S,
+                 train_seconds, sample=sample, sample_one=sample_one,
                  score=lambda samples: imputation_metrics(samples, target, eval_mask))
 
 
 def load_data(dataset: str, config: dict):
     """A ``ForecastTask`` (``experiments.common.load_forecast_task``) or PhysioNet splits (``tsdiff.data``)."""
     if dataset.startswith("physionet_"):
-        from tsdiff.data import load_physionet
+        from experiments.models.csdi import load_imputation
 
-        ratio = int(dataset.split("_")[1]) / 100.0
-        return load_physionet(missing_ratio=ratio, seed=config.get("data_seed", 1), fold=config.get("fold", 0))
+        return load_imputation(dataset, config)
     from experiments.common import load_forecast_task
 
     return load_forecast_task(dataset)

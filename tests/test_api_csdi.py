@@ -83,4 +83,23 @@ def test_save_load_and_errors(model, tmp_path):
     with pytest.raises(ValueError, match="variables"):
         model.impute(hourly_frame(columns=("a", "c")))
     with pytest.raises(ValueError, match="ddim"):
-        model.impute(num_steps=3)
+        model.impute(sampling_steps=3)
+
+
+def test_model_sampler_defaults_reach_predict_and_impute(gappy):
+    """The model-level ddim defaults apply to ``impute`` as to ``predict`` (counted as denoiser calls), and a call
+    may switch back to ddpm over all T steps."""
+    model = tsdiff.CSDI(prediction_length=4, **{**CSDI_FAST, "num_diffusion_steps": 20}, sampler="ddim",
+                        sampling_steps=5).fit(gappy)
+    calls = []
+    model.predictor_.model.denoiser.register_forward_hook(lambda *_: calls.append(1))
+
+    def count(fn, **kwargs):
+        calls.clear()
+        fn(num_samples=3, seed=0, **kwargs)
+        return len(calls)
+
+    assert count(model.predict) == 5
+    assert count(model.impute) == 5
+    assert count(model.impute, sampler="ddpm") == 20
+    assert count(model.predict, sampling_steps=2) == 2

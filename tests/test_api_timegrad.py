@@ -58,7 +58,7 @@ def test_seeds_and_samplers(wide_model):
     b = model.predict(num_samples=10, seed=3).samples
     c = model.predict(num_samples=10, seed=4).samples
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    fast = model.predict(num_samples=10, sampler="ddim", num_steps=3, seed=3).samples
+    fast = model.predict(num_samples=10, sampler="ddim", sampling_steps=3, seed=3).samples
     assert fast.shape == a.shape and np.isfinite(fast).all() and not np.array_equal(fast, a)
 
 
@@ -110,3 +110,17 @@ def test_plot(wide_model):
     assert len(axes) == 2 and axes[0].get_title() == "a"
     single = model.predict(num_samples=10).plot(variables=["b"])
     assert single.get_title() == "b"
+
+
+def test_forecast_follows_future_covariates():
+    """The covariates reach the network: the same seed with different future covariates gives a different forecast,
+    with the same ones an identical forecast."""
+    y = hourly_frame()
+    full = pd.date_range(y.index[0], periods=len(y) + H, freq="h")
+    cov = pd.DataFrame({"x": np.sin(np.arange(len(full)) / 3.0)}, index=full)
+    model = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, covariates=cov.iloc[:len(y)])
+    base = model.predict(covariates=cov, num_samples=8, seed=0).samples
+    shifted = cov.copy()
+    shifted.iloc[-H:, 0] += 5.0
+    np.testing.assert_array_equal(base, model.predict(covariates=cov, num_samples=8, seed=0).samples)
+    assert not np.allclose(base, model.predict(covariates=shifted, num_samples=8, seed=0).samples)

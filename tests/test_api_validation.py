@@ -103,7 +103,7 @@ CONSTRUCTOR_CASES = {
     "scaling": (dict(prediction_length=H, scaling="max"), ValueError, "scaling must be one of"),
     "dropout 1": (dict(prediction_length=H, dropout_rate=1.0), ValueError, "dropout_rate"),
     "unknown model argument": (dict(prediction_length=H, hidden_sise=8), TypeError, "hidden_sise"),
-    "ddim steps > T": (dict(prediction_length=H, sampler="ddim", num_steps=500), ValueError, r"\[1, 100\]"),
+    "ddim steps > T": (dict(prediction_length=H, sampler="ddim", sampling_steps=500), ValueError, r"\[1, 100\]"),
 }
 
 
@@ -127,7 +127,7 @@ PREDICT_CASES = {
     "quantile nan": (dict(quantiles=(float("nan"),)), ValueError, "between 0 and 1"),
     "quantile string": (dict(quantiles="0.5"), TypeError, "quantiles"),
     "quantiles empty": (dict(quantiles=()), ValueError, "empty"),
-    "ddpm with steps": (dict(num_steps=5), ValueError, "ddim"),
+    "ddpm with steps": (dict(sampling_steps=5), ValueError, "ddim"),
     "sampler": (dict(sampler="euler"), ValueError, "sampler"),
     "seed": (dict(seed=1.5), TypeError, "seed"),
     "other variables": (dict(y=hourly_frame(columns=("a", "z"))), ValueError, "variables"),

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tsdiff.data.imputation import interpolate_impute
+from tsdiff.diffusion import SamplingOptions
 from tsdiff.models.csdi import (
     CSDIImputer,
     CSDIModel,
@@ -17,7 +18,7 @@ from tsdiff.models.csdi import (
     sample_features,
 )
 
-SMALL = dict(channels=32, layers=2, heads=4, dim_feedforward=32)
+SMALL = dict(residual_channels=32, residual_layers=2, heads=4, dim_feedforward=32)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -108,7 +109,7 @@ def test_sample_features():
 # -- network ----------------------------------------------------------------------------------------------------------
 def test_denoiser_broadcasts_conditioning_over_samples():
     torch.manual_seed(0)
-    model = CSDIModel(3, **SMALL).eval()
+    model = CSDIModel(3, mask_strategy="random", **SMALL).eval()
     N, S, K, L = 2, 3, 3, 7
     values, mask = torch.randn(N, K, L), (torch.rand(N, K, L) > 0.5).float()
     x, t = torch.randn(S * N, K, L), torch.randint(0, 50, (S * N,))
@@ -120,7 +121,7 @@ def test_denoiser_broadcasts_conditioning_over_samples():
 
 def test_sliced_inference_matches_one_batch():
     torch.manual_seed(0)
-    model = CSDIModel(3, **SMALL).eval()
+    model = CSDIModel(3, mask_strategy="random", **SMALL).eval()
     N, S, K, L = 2, 5, 3, 7
     values, mask = torch.randn(N, K, L), (torch.rand(N, K, L) > 0.5).float()
     x, t = torch.randn(S * N, K, L), torch.full((S * N,), 7)
@@ -133,21 +134,19 @@ def test_sliced_inference_matches_one_batch():
     torch.testing.assert_close(whole, sliced, rtol=1e-5, atol=1e-6)
 
 
-def test_loss_ignores_values_outside_targets():
+def test_loss_ignores_unobserved_values_and_follows_its_generator():
     torch.manual_seed(0)
-    model = CSDIModel(2, **SMALL).eval()
-    values = torch.randn(4, 2, 8)
-    obs = torch.ones_like(values)
-    obs[:, :, :2] = 0
-    cond = random_mask(obs, torch.Generator().manual_seed(0))
-    nan_values = values.clone()
-    nan_values[obs == 0] = float("nan")
+    model = CSDIModel(2, mask_strategy="random", **SMALL).eval()
+    window = torch.randn(4, 8, 2)  # (B, L, D)
+    obs = torch.ones_like(window)
+    obs[:, :2, :] = 0
+    nan_window = window.clone()
+    nan_window[obs == 0] = float("nan")
     with torch.no_grad():
-        torch.manual_seed(1)
-        a = model.loss(values, obs, cond)
-        torch.manual_seed(1)
-        b = model.loss(nan_values, obs, cond)
-    assert torch.isfinite(a) and torch.equal(a, b)
+        a = model.loss(window, obs, generator=torch.Generator().manual_seed(1))
+        b = model.loss(nan_window, obs, generator=torch.Generator().manual_seed(1))
+        c = model.loss(window, obs, generator=torch.Generator().manual_seed(2))
+    assert torch.isfinite(a) and torch.equal(a, b) and not torch.equal(a, c)
 
 
 # -- imputer ----------------------------------------------------------------------------------------------------------
@@ -169,7 +168,7 @@ def test_imputation_beats_interpolation_and_is_calibrated(fitted):
 def test_observed_unchanged_and_seeds(fitted):
     test = sinusoids(6, seed=7)
     given = ~block_eval_mask(*test.shape, seed=3)
-    kw = dict(num_samples=8, sampler="ddim", num_steps=5)
+    kw = dict(num_samples=8, sampler="ddim", sampling_steps=5)
     a = fitted.impute(test, given, seed=1, **kw)
     b = fitted.impute(test, given, seed=1, **kw)
     c = fitted.impute(test, given, seed=2, **kw)
@@ -187,9 +186,9 @@ def test_observed_unchanged_and_seeds(fitted):
 def test_save_load_roundtrip(fitted, tmp_path):
     test = sinusoids(3, seed=8)
     given = ~block_eval_mask(*test.shape, seed=4)
-    fitted.save(tmp_path / "csdi.pt")
-    loaded = CSDIImputer.load(tmp_path / "csdi.pt")
-    kw = dict(num_samples=4, sampler="ddim", num_steps=4, seed=0)
+    fitted.save(tmp_path / "csdi.npz")
+    loaded = CSDIImputer.load(tmp_path / "csdi.npz")
+    kw = dict(num_samples=4, sampler="ddim", sampling_steps=4, seed=0)
     assert torch.equal(fitted.impute(test, given, **kw), loaded.impute(test, given, **kw))
 
 
@@ -206,15 +205,16 @@ def test_fit_is_deterministic_and_accepts_nan():
     assert a.history[-1]["valid_loss"] is not None and np.isfinite(a.history[-1]["loss"])
 
 
+@pytest.mark.parametrize("strategy", ["random", "historical", "mix"])
 @pytest.mark.parametrize("L,K", [(10, 1), (1, 3), (1, 1)])
-def test_edge_shapes(L, K):
+def test_edge_shapes(L, K, strategy):
     data = sinusoids(8, L=L, K=K)
     obs = np.ones_like(data)
-    for strategy in ("random", "historical", "mix"):
-        imp = CSDIImputer(**SMALL).fit(data, obs, epochs=1, batch_size=4, mask_strategy=strategy, progress=False)
+    imp = CSDIImputer(**SMALL).fit(data, obs, epochs=1, batch_size=4, mask_strategy=strategy, progress=False)
+    assert np.isfinite(imp.history[-1]["loss"])
     given = obs.copy()
     given[:, 0, 0] = 0
-    out = imp.impute(data, given, num_samples=3, sampler="ddim", num_steps=3, seed=0)
+    out = imp.impute(data, given, num_samples=3, sampler="ddim", sampling_steps=3, seed=0)
     assert out.shape == (3, 8, L, K) and torch.isfinite(out).all()
     if L == 1:
         with pytest.raises(ValueError):
@@ -241,7 +241,7 @@ def test_bad_inputs():
         CSDIImputer(**SMALL).impute(np.zeros((1, 2, 2)), np.ones((1, 2, 2)))
 
 
-# -- estimator and its predictor (tsdiff.models.predictor.DiffusionPredictor) -----------------------------------------
+# -- estimator and its predictor (tsdiff.models.base.DiffusionPredictor) ----------------------------------------------
 T_TINY = 10  # diffusion steps of the tiny forecasters
 
 
@@ -260,7 +260,7 @@ def tiny_estimator(tmp_path, **kwargs):
     trainer = {"max_epochs": 1, "default_root_dir": str(tmp_path), "logger": False, "enable_progress_bar": False,
                "enable_model_summary": False}
     return CSDIEstimator(freq="D", prediction_length=6, target_dim=3, context_length=12, num_batches_per_epoch=3,
-                         batch_size=8, num_parallel_samples=5, num_steps=T_TINY, trainer_kwargs=trainer, **SMALL,
+                         batch_size=8, num_parallel_samples=5, num_diffusion_steps=T_TINY, trainer_kwargs=trainer, **SMALL,
                          **kwargs)
 
 
@@ -275,7 +275,7 @@ def forecaster(tmp_path_factory):
 def predict_counting(predictor, ds, **options):
     """(samples (S, P, D) of the one entry, denoiser calls = reverse steps) of one ``predict`` call."""
     calls = []
-    hook = predictor.prediction_net.model.model.denoiser.register_forward_hook(lambda *_: calls.append(1))
+    hook = predictor.prediction_net.denoiser.register_forward_hook(lambda *_: calls.append(1))
     try:
         (forecast,) = predictor.predict(ds, **options)
     finally:
@@ -284,7 +284,7 @@ def predict_counting(predictor, ds, **options):
 
 
 def test_predictor_is_seeded(forecaster):
-    from tsdiff.models.predictor import DiffusionPredictor
+    from tsdiff.models.base import DiffusionPredictor
 
     predictor, ds = forecaster
     assert isinstance(predictor, DiffusionPredictor) and predictor.seed == 11
@@ -314,9 +314,9 @@ def test_predictor_call_options_do_not_leak(forecaster):
     predictor, ds = forecaster
     fresh, _ = predict_counting(predictor, ds, seed=3, sampler="ddpm")
     predict_counting(predictor, ds, seed=4, sampler="ddim", sampling_steps=5, eta=1.0, num_samples=2)
-    net = predictor.prediction_net.model
-    assert (net.sampler, net.sampling_steps, net.eta, net.num_parallel_samples) == ("ddpm", None, 0.0, 5)
-    assert (predictor.seed, predictor.sampler, predictor.sampling_steps, predictor.eta) == (11, "ddpm", None, 0.0)
+    net = predictor.prediction_net
+    assert net.default_sampling == SamplingOptions("ddpm", None, 0.0) and net.num_parallel_samples == 5
+    assert predictor.seed == 11
     after, steps = predict_counting(predictor, ds, seed=3)
     assert steps == T_TINY and after.shape == (5, 6, 3)
     np.testing.assert_array_equal(after, fresh)
@@ -327,8 +327,7 @@ def test_estimator_sampler_defaults_reach_predictor(tmp_path):
     switch back to ddpm (over all T steps: the default DDIM step count does not apply to it)."""
     estimator = tiny_estimator(tmp_path, sampler="ddim", sampling_steps=4, eta=0.5, seed=2)
     predictor = estimator.create_predictor(estimator.create_transformation(), estimator.create_lightning_module())
-    assert (predictor.seed, predictor.sampler, predictor.sampling_steps, predictor.eta) == (2, "ddim", 4, 0.5)
-    assert predictor.prediction_net.model.sampling_steps == 4
+    assert predictor.seed == 2 and predictor.prediction_net.default_sampling == SamplingOptions("ddim", 4, 0.5)
     ds = forecast_dataset()
     assert predict_counting(predictor, ds)[1] == 4
     assert predict_counting(predictor, ds, sampler="ddpm")[1] == T_TINY
@@ -339,7 +338,7 @@ def test_estimator_serialize_roundtrip(forecaster, tmp_path):
     from gluonts.model.forecast import SampleForecast
     from gluonts.model.predictor import Predictor
 
-    from tsdiff.models.predictor import DiffusionPredictor
+    from tsdiff.models.base import DiffusionPredictor
 
     predictor, ds = forecaster
     predictor.serialize(tmp_path)

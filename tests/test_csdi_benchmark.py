@@ -18,7 +18,7 @@ def test_fit_callback_sees_every_epoch_and_leaves_training_unchanged():
     rng = np.random.default_rng(0)
     values = np.cumsum(rng.normal(size=(24, 10, 3)), axis=1)
     observed = rng.random(values.shape) > 0.2
-    small = {"channels": 8, "layers": 1, "heads": 2, "num_steps": 5}
+    small = {"residual_channels": 8, "residual_layers": 1, "heads": 2, "num_diffusion_steps": 5}
     seen = []
 
     def callback(imputer, record):
@@ -35,7 +35,7 @@ def test_fit_callback_sees_every_epoch_and_leaves_training_unchanged():
     for a, b in zip(plain.model.state_dict().values(), watched.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
-TINY = {"channels": 8, "layers": 1, "heads": 2, "num_steps": 4, "epochs": 1, "batch_size": 8, "lr": 1e-3,
+TINY = {"residual_channels": 8, "residual_layers": 1, "heads": 2, "num_diffusion_steps": 4, "epochs": 1, "batch_size": 8, "lr": 1e-3,
         "max_train": 16, "max_test": 2, "num_samples": 3, "impute_batch_size": 2, "progress": False,
         "speed_loop_samples": 1, "ddim_steps": [2], "threads": 1}
 

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import pytest
 
-from tsdiff import demo
+from experiments import demo
 from tsdiff.data import present_locally
 
 

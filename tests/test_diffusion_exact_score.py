@@ -120,6 +120,7 @@ LONG_SCHEDULES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(LONG_SCHEDULES))
 @pytest.mark.parametrize("prediction", ["epsilon", "v"])
 def test_ddpm_recovers_the_data_distribution(name, prediction):
@@ -130,6 +131,7 @@ def test_ddpm_recovers_the_data_distribution(name, prediction):
     np.testing.assert_allclose(x.std(0).numpy(), STD.numpy(), rtol=0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(LONG_SCHEDULES))
 def test_ddim_error_shrinks_with_more_steps(name):
     """Few deterministic DDIM steps shrink the variance; the error must fall as sampling_steps grows."""

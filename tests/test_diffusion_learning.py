@@ -17,9 +17,9 @@ def draw_mixture(n, gen):
 
 
 class MLPDenoiser(nn.Module):
-    def __init__(self, num_steps, width=128):
+    def __init__(self, num_diffusion_steps, width=128):
         super().__init__()
-        self.embed = DiffusionStepEmbedding(num_steps, dim=32, proj_dim=width)
+        self.embed = DiffusionStepEmbedding(num_diffusion_steps, dim=32, proj_dim=width)
         self.inp = nn.Linear(2, width)
         self.body = nn.Sequential(nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width), nn.SiLU())
         self.out = nn.Linear(width, 2)

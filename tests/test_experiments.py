@@ -68,7 +68,7 @@ def test_seasonal_naive_run_writes_result(capsys, tmp_path):
 @pytest.mark.parametrize("model, setting, message", [
     ("timegrad", "hidden_size=0", "timegrad: hidden_size must be a positive integer, got 0"),
     ("timegrad", "scaling=\"max\"", "timegrad: scaling must be one of"),
-    ("csdi", "heads=3", "csdi: channels (64) must be divisible by heads (3)"),
+    ("csdi", "heads=3", "csdi: residual_channels (64) must be divisible by heads (3)"),
     ("deepar", "hidden_size=\"wide\"", "deepar: 1 validation error"),
     ("random_walk", "window=0", "random_walk: window must be >= 1"),
 ])
@@ -98,7 +98,8 @@ def test_csdi_tiny_forecast_run():
     from experiments.models import csdi
 
     config = {"epochs": 1, "num_batches_per_epoch": 2, "batch_size": 8, "lr": 1e-3, "num_samples": 2,
-              "context_length": 8, "channels": 8, "layers": 1, "heads": 1, "dim_feedforward": 8, "num_steps": 5,
+              "context_length": 8, "residual_channels": 8, "residual_layers": 1, "heads": 1, "dim_feedforward": 8,
+              "num_diffusion_steps": 5,
               "threads": 1, "progress": False, "speed_loop_samples": 1, "ddim_steps": [2]}
     metrics = csdi.run("exchange_rate_nips", config, seed=0)
     assert (metrics["sampler"], metrics["sampling_steps"], metrics["num_samples"]) == ("ddpm", 5, 2)

@@ -1,5 +1,5 @@
 """Hyperparameters are checked when a model is built: a bad one fails at construction with a message naming it,
-not as a shape error deep inside torch during training. The check builds the network once without moving torch's
+not as a shape error deep inside torch during training. The checks build no network, so they never move torch's
 random stream."""
 import pytest
 import torch
@@ -7,7 +7,7 @@ import torch
 import tsdiff
 from tsdiff.models.csdi import CSDIEstimator, CSDIImputer
 from tsdiff.models.timegrad import TimeGradEstimator
-from tsdiff.nn import checks
+from tsdiff import checks
 
 TIMEGRAD_CASES = {
     "hidden_size": (dict(hidden_size=0), ValueError, "hidden_size must be a positive integer, got 0"),
@@ -23,9 +23,10 @@ TIMEGRAD_CASES = {
     "lr_schedule": (dict(lr_schedule="step"), ValueError, "lr_schedule must be one of"),
     "batch_size": (dict(batch_size=0), ValueError, "batch_size must be a positive integer"),
     "beta_end": (dict(beta_end=1.5), ValueError, "beta_end"),
-    "sampler": (dict(sampler="euler"), ValueError, "unknown sampler 'euler'"),
-    "ddim steps": (dict(sampler="ddim", sampling_steps=101), ValueError, r"num_steps must be an integer in \[1, 100\]"),
-    "eta": (dict(sampler="ddim", eta=2.0), ValueError, r"eta must lie in \[0, 1\]"),
+    "sampler": (dict(sampler="euler"), ValueError, "sampler must be one of .* got 'euler'"),
+    "ddim steps": (dict(sampler="ddim", sampling_steps=101), ValueError, r"sampling_steps must lie in \[1, 100\]"),
+    "ddpm steps": (dict(sampler="ddpm", sampling_steps=10), ValueError, "ddpm sampler runs all 100"),
+    "eta": (dict(sampler="ddim", eta=2.0), ValueError, r"eta must be a number in \[0, 1\]"),
 }
 
 
@@ -37,12 +38,14 @@ def test_timegrad_estimator_rejects(name):
 
 
 CSDI_CASES = {
-    "channels": (dict(channels=0), ValueError, "channels must be a positive integer, got 0"),
-    "heads": (dict(channels=64, heads=3), ValueError, r"channels \(64\) must be divisible by heads \(3\)"),
-    "layers": (dict(layers=0), ValueError, "layers must be a positive integer"),
+    "residual_channels": (dict(residual_channels=0), ValueError, "residual_channels must be a positive integer, got 0"),
+    "heads": (dict(residual_channels=64, heads=3), ValueError,
+              r"residual_channels \(64\) must be divisible by heads \(3\)"),
+    "residual_layers": (dict(residual_layers=0), ValueError, "residual_layers must be a positive integer"),
     "dropout": (dict(dropout=-0.1), ValueError, "dropout must be a number"),
-    "num_steps": (dict(num_steps=0), ValueError, "num_steps"),
-    "schedule": (dict(schedule_kind="cosine-ish"), ValueError, "unknown schedule kind"),
+    "num_diffusion_steps": (dict(num_diffusion_steps=0), ValueError, "num_diffusion_steps"),
+    "beta_schedule": (dict(beta_schedule="cosine-ish"), ValueError, "unknown beta_schedule"),
+    "ddim steps": (dict(sampler="ddim", sampling_steps=51), ValueError, r"sampling_steps must lie in \[1, 50\]"),
 }
 
 
@@ -53,9 +56,18 @@ def test_csdi_constructors_reject(name):
         CSDIEstimator(freq="D", prediction_length=5, target_dim=3, **kwargs)
     with pytest.raises(exc, match=pattern):
         CSDIImputer(**kwargs)  # K unknown until fit(): checked on a stand-in
-    with pytest.raises(exc, match=pattern.replace("num_steps", "(diffusion_)?steps")):
-        tsdiff.CSDI(prediction_length=5, **{"diffusion_steps" if k == "num_steps" else k: v
-                                            for k, v in kwargs.items()})
+    with pytest.raises(exc, match=pattern):
+        tsdiff.CSDI(prediction_length=5, **kwargs)
+
+
+@pytest.mark.parametrize("old,new,value", [("channels", "residual_channels", 16), ("layers", "residual_layers", 1),
+                                           ("diffusion_steps", "num_diffusion_steps", 20),
+                                           ("num_steps", "sampling_steps", 5)])
+def test_csdi_old_names_warn_and_work(old, new, value):
+    extra = {"sampler": "ddim"} if new == "sampling_steps" else {}
+    with pytest.warns(FutureWarning, match=f"'{old}' is deprecated.*use '{new}'"):
+        model = tsdiff.CSDI(prediction_length=5, heads=2, **extra, **{old: value})
+    assert model.get_params()[new] == value and old not in model.get_params()
 
 
 def test_csdi_forecast_settings_rejected():
@@ -73,7 +85,7 @@ def test_checking_does_not_move_the_random_stream():
     torch.manual_seed(0)
     TimeGradEstimator(freq="D", prediction_length=5, target_dim=3)
     CSDIEstimator(freq="D", prediction_length=5, target_dim=3)
-    CSDIImputer(channels=16, heads=2)
+    CSDIImputer(residual_channels=16, heads=2)
     assert torch.equal(torch.rand(3), expected)
 
 

@@ -12,8 +12,9 @@ import torch
 from gluonts.dataset.common import ListDataset
 from gluonts.model.predictor import Predictor
 
-from tsdiff.models.predictor import DiffusionPredictor
-from tsdiff.models.timegrad import EpsilonTheta, TimeGradEstimator, TimeGradModel, TimeGradPredictor, scale_context
+from tsdiff.diffusion import SamplingOptions
+from tsdiff.models.base import DiffusionPredictor
+from tsdiff.models.timegrad import EpsilonTheta, TimeGradEstimator, TimeGradModel, scale_context
 
 torch.set_num_threads(1)
 
@@ -84,7 +85,7 @@ def trained(tmp_path_factory):
 
 # -- module level -----------------------------------------------------------------------------------------------------
 def test_denoiser_output_layer_is_zero_and_shapes():
-    net = EpsilonTheta(target_dim=5, cond_dim=7, num_steps=10)
+    net = EpsilonTheta(target_dim=5, cond_dim=7, num_diffusion_steps=10)
     assert torch.count_nonzero(net.output_proj.weight) == 0
     assert torch.count_nonzero(net.output_proj.bias) == 0
     x, t, cond = torch.randn(4, 5), torch.randint(0, 10, (4,)), torch.randn(4, 7)
@@ -108,7 +109,7 @@ def test_series_conv_equals_conv1d(dilation, circular):
 
 
 def test_denoiser_handles_single_series():
-    net = EpsilonTheta(target_dim=1, cond_dim=3, num_steps=5)  # dilation 2 > D: falls back to zero padding
+    net = EpsilonTheta(target_dim=1, cond_dim=3, num_diffusion_steps=5)  # dilation 2 > D: falls back to zero padding
     assert net(torch.randn(2, 1), torch.zeros(2, dtype=torch.long), torch.randn(2, 3)).shape == (2, 1)
 
 
@@ -144,7 +145,7 @@ def test_increments_loss_diffuses_one_step_changes(monkeypatch):
     inputs["future_observed_values"][0, 2, 1] = 0.0
     seen = {}
 
-    def capture(denoiser, x0, cond, mask=None):
+    def capture(denoiser, x0, cond, mask=None, generator=None):
         seen.update(x0=x0, mask=mask)
         return x0.sum() * 0
 
@@ -211,7 +212,7 @@ def test_sampling_batches_samples_windows_and_series():
         return denoise(x, t, cond)
 
     model.denoiser.denoise = counting
-    model(**model_inputs(model, batch=2), num_samples=7, sampler="ddim", sampling_steps=3)
+    model(**model_inputs(model, batch=2), num_samples=7, sampling=SamplingOptions("ddim", 3))
     assert len(batches) == P * 3
     assert set(batches) == {torch.Size([2 * 7, D])}
 
@@ -219,7 +220,7 @@ def test_sampling_batches_samples_windows_and_series():
 # -- estimator / predictor --------------------------------------------------------------------------------------------
 def test_samplers_shapes_and_seeds(trained):
     predictor, test = trained
-    assert isinstance(predictor, TimeGradPredictor)
+    assert isinstance(predictor, DiffusionPredictor) and isinstance(predictor.prediction_net, TimeGradModel)
     for sampler, steps in (("ddpm", None), ("ddim", 3)):
         a = next(iter(predictor.predict(test, num_samples=6, seed=1, sampler=sampler, sampling_steps=steps)))
         b = next(iter(predictor.predict(test, num_samples=6, seed=1, sampler=sampler, sampling_steps=steps)))
@@ -237,11 +238,10 @@ def test_samplers_shapes_and_seeds(trained):
 def test_serialize_roundtrip_identical_samples(trained, tmp_path):
     predictor, test = trained
     predictor.serialize(tmp_path)
-    # the class name predictors serialised before DiffusionPredictor existed refer to
     assert json.loads((tmp_path / "gluonts-config.json").read_text())["type"] == \
-        "tsdiff.models.timegrad.estimator.TimeGradPredictor"
+        "tsdiff.models.base.predictor.DiffusionPredictor"
     loaded = Predictor.deserialize(tmp_path)
-    assert isinstance(loaded, TimeGradPredictor) and isinstance(loaded, DiffusionPredictor)
+    assert isinstance(loaded, DiffusionPredictor)
     a = next(iter(predictor.predict(test, num_samples=5, seed=7, sampler="ddim", sampling_steps=4)))
     b = next(iter(loaded.predict(test, num_samples=5, seed=7, sampler="ddim", sampling_steps=4)))
     np.testing.assert_array_equal(a.samples, b.samples)

@@ -18,10 +18,15 @@ from typing import Optional
 import numpy as np
 import torch
 
+from tsdiff.diffusion import SamplingOptions
+
+from tsdiff.models.csdi.imputer import MODEL_DEFAULTS
+
 IMPUTATION = ("physionet_10", "physionet_50", "physionet_90", "pm25")
 FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate")  # multivariate tasks
-NETWORK_KEYS = ("channels", "layers", "heads", "step_embedding_dim", "time_embedding_dim", "feature_embedding_dim",
-                "dim_feedforward", "dropout", "schedule_kind", "num_steps", "beta_start", "beta_end")
+SAMPLING_KEYS = ("sampler", "sampling_steps", "eta")
+#: the network and schedule settings, as the model takes them
+NETWORK_KEYS = tuple(k for k in MODEL_DEFAULTS if k not in SAMPLING_KEYS)
 
 CONFIG_KEYS = NETWORK_KEYS + (
     "epochs", "batch_size", "lr", "num_samples", "sampler", "sampling_steps", "threads", "progress", "split",
@@ -45,34 +50,26 @@ def _setup(config: dict, seed: int) -> None:
     np.random.seed(seed)
 
 
-# -- metrics (as CSDI's utils.py computes them) ------------------------------------------------------------------------
-def csdi_crps(samples: torch.Tensor, target: torch.Tensor, eval_mask: torch.Tensor) -> float:
-    """CSDI's CRPS: mean over 19 quantile levels 0.05..0.95 of 2·Σ quantile loss / Σ|target| on ``eval_mask``.
+# -- metrics (as CSDI's evaluation computes them) ----------------------------------------------------------------------
+def imputation_metrics(samples, target, eval_mask) -> dict:
+    """CSDI's ``crps`` (19 levels 0.05..0.95, interpolated sample quantiles, normalised by Σ|target|), ``mae`` and
+    ``rmse`` of the sample median, over ``eval_mask``.
 
     Shapes: samples (S, ...), target (...), eval_mask (...), all in the units being scored.
     """
-    levels = torch.arange(1, 20, dtype=torch.float64) / 20.0
-    samples, target, m = samples.double(), target.double(), eval_mask.double()
-    denom = (target.abs() * m).sum()
-    qs = torch.quantile(samples, levels, dim=0)  # (19, ...)
-    total = 0.0
-    for q, level in zip(qs, levels):
-        total += float(2 * (((target - q) * m) * ((target <= q).double() - level)).abs().sum() / denom)
-    return total / len(levels)
+    from tsdiff.evaluation import crps
 
-
-def imputation_metrics(samples, target, eval_mask) -> dict:
-    """``crps`` (CSDI), ``mae`` and ``rmse`` of the sample median, over ``eval_mask``. Shapes as :func:`csdi_crps`."""
     median = samples.median(dim=0).values
     m = eval_mask.double()
     err = (median.double() - target.double()) * m
     n = m.sum()
-    return {"crps": csdi_crps(samples, target, eval_mask), "mae": float(err.abs().sum() / n),
-            "rmse": float(((err ** 2).sum() / n).sqrt())}
+    return {"crps": crps(samples.double(), target.double(), mask=eval_mask.bool(), quantile_method="linear"),
+            "mae": float(err.abs().sum() / n), "rmse": float(((err ** 2).sum() / n).sqrt())}
 
 
 # -- imputation ---------------------------------------------------------------------------------------------------------
-def _load_imputation(dataset: str, seed: int, config: dict):
+def load_imputation(dataset: str, config: dict):
+    """The train/valid/test splits of an imputation benchmark, with the preset's data options."""
     from tsdiff.data import load_physionet, load_pm25
 
     if dataset.startswith("physionet_"):
@@ -81,29 +78,41 @@ def _load_imputation(dataset: str, seed: int, config: dict):
     return load_pm25(window=config.get("window", 36))
 
 
-def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
+def build_imputer(train, config: dict, device: str = "cpu"):
+    """The ``CSDIImputer`` of ``config`` for the data of ``train`` (already standardised by the loader); a refused
+    setting raises :class:`experiments.common.ConfigError` before any training."""
     from experiments.common import config_errors
+    from tsdiff import checks
     from tsdiff.models.csdi import CSDIImputer
     from tsdiff.models.csdi.masks import STRATEGIES
-    from tsdiff.nn import checks
 
-    splits = _load_imputation(dataset, seed, config)
-    train, test = splits["train"], splits["test"]
-    n_train = config.get("max_train")
-    n_test = config.get("max_test")
-    tr = slice(0, n_train)
-    te = slice(0, n_test)
     with config_errors("csdi"):
-        imputer = CSDIImputer(num_features=train.values.shape[2], normalize=False, device=device, **_network(config))
+        imputer = CSDIImputer(num_features=train.values.shape[2], scaling="none", device=device, **_network(config))
         checks.one_of(config.get("mask_strategy", "random"), "mask_strategy", STRATEGIES)
+    return imputer
+
+
+def fit_imputer(imputer, train, config: dict, seed: int, callback=None):
+    """Fit on the first ``max_train`` training windows with the preset's budget."""
+    n = config.get("max_train")
+    return imputer.fit(train.values[:n], train.observed_mask[:n], epochs=config["epochs"],
+                       batch_size=config["batch_size"], lr=config["lr"],
+                       mask_strategy=config.get("mask_strategy", "random"), seed=seed,
+                       progress=bool(config.get("progress", True)), max_seconds=config.get("max_train_seconds"),
+                       callback=callback)
+
+
+def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
+    splits = load_imputation(dataset, config)
+    train, test = splits["train"], splits["test"]
+    te = slice(0, config.get("max_test"))
+    imputer = build_imputer(train, config, device)
     curve = []  # with config["curve"]: the scores of a small test subset after every epoch
     callback = _curve_callback(config["curve"], test, seed, curve) if config.get("curve") else None
     t0 = time.perf_counter()
-    imputer.fit(train.values[tr], train.observed_mask[tr], epochs=config["epochs"], batch_size=config["batch_size"],
-                lr=config["lr"], mask_strategy=config.get("mask_strategy", "random"), seed=seed,
-                progress=config.get("progress", True), max_seconds=config.get("max_train_seconds"),
-                callback=callback)
+    fit_imputer(imputer, train, config, seed, callback)
     train_seconds = time.perf_counter() - t0 - sum(c["eval_seconds"] for c in curve)
+    tr = slice(0, config.get("max_train"))
 
     values, given = test.values[te], test.given_mask[te]
     target, eval_mask = torch.as_tensor(test.values[te]), torch.as_tensor(test.eval_mask[te])
@@ -116,7 +125,7 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
 
     def sample(sampler, steps, vals=values, msk=given, num_samples=S, batch_size=bs):
         t, c = time.perf_counter(), time.process_time()
-        out = imputer.impute(vals, msk, num_samples=num_samples, sampler=sampler, num_steps=steps, seed=seed,
+        out = imputer.impute(vals, msk, num_samples=num_samples, sampler=sampler, sampling_steps=steps, seed=seed,
                              batch_size=batch_size)
         cpu_seconds.append(time.process_time() - c)
         return out, time.perf_counter() - t
@@ -124,7 +133,7 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     samples, sample_seconds = sample(sampler, steps)
     result = {**imputation_metrics(samples * scale + shift, target * scale + shift, eval_mask),
               "train_seconds": train_seconds, "sample_seconds": sample_seconds, "num_samples": S,
-              "sampler": sampler, "sampling_steps": steps or imputer.model.diffusion.num_steps,
+              "sampler": sampler, "sampling_steps": steps or imputer.model.diffusion.num_diffusion_steps,
               "train_size": int(train.values[tr].shape[0]), "test_size": int(values.shape[0]),
               **_baseline_maes(train, values, given, target, eval_mask, scale),
               "epochs_run": len(imputer.history)}
@@ -191,35 +200,42 @@ def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, ba
 
 
 # -- forecasting --------------------------------------------------------------------------------------------------------
-def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -> dict:
+def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
+    """A ``CSDIEstimator`` built from ``config`` and trained on the (multivariate) task: (predictor, estimator)."""
     import lightning.pytorch as pl
+
+    from experiments.common import config_errors
+    from tsdiff.models.base import trainer_kwargs
+    from tsdiff.models.csdi import CSDIEstimator
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    with config_errors("csdi"):  # the estimator checks every hyperparameter when built
+        estimator = CSDIEstimator(
+            freq=task.freq, prediction_length=task.prediction_length, target_dim=task.target_dim,
+            context_length=config.get("context_length"), lr=config["lr"], batch_size=config["batch_size"],
+            num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
+            prediction_batch_size=config.get("prediction_batch_size", 64), **_network(config),
+            trainer_kwargs=trainer_kwargs(config["epochs"], device="cuda" if device.startswith("cuda") else "cpu",
+                                          progress=config.get("progress", True), workdir=workdir),
+        )
+    return estimator.train(task.multivariate.train), estimator
+
+
+def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -> dict:
     from gluonts.dataset.common import ListDataset
 
-    from experiments.common import config_errors, load_forecast_task, score_forecasts
-    from tsdiff.models.csdi import CSDIEstimator
+    from experiments.common import load_forecast_task, score_forecasts
 
     task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"),
                               split=config.get("split", "test"))
     if not task.is_multivariate:
         raise ValueError(f"csdi forecasts multivariate tasks; {dataset!r} is a set of ragged univariate series")
-    P, dim = task.prediction_length, task.target_dim
-    S = config["num_samples"]
-    pl.seed_everything(seed, workers=True, verbose=False)
+    dim, S = task.target_dim, config["num_samples"]
     with tempfile.TemporaryDirectory() as tmp:
-        with config_errors("csdi"):  # the estimator checks every hyperparameter when built
-            estimator = CSDIEstimator(
-                freq=task.freq, prediction_length=P, target_dim=dim,
-                context_length=config.get("context_length", P), lr=config["lr"], batch_size=config["batch_size"],
-                num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=S,
-                prediction_batch_size=config.get("prediction_batch_size", 64), **_network(config),
-                trainer_kwargs=dict(max_epochs=config["epochs"], default_root_dir=tmp, logger=False,
-                                    accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1,
-                                    enable_progress_bar=config.get("progress", True), enable_model_summary=False),
-            )
         t0 = time.perf_counter()
-        predictor = estimator.train(task.multivariate.train)
+        predictor, estimator = train_forecaster(task, config, seed, device, tmp)
         train_seconds = time.perf_counter() - t0
-    net = predictor.prediction_net.model  # CSDIForecastModel
+    net = predictor.prediction_net  # CSDIModel
     cpu_seconds = []  # process CPU time of each forecast() call
     windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
     test = task.histories
@@ -235,7 +251,7 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     forecasts, sample_seconds = forecast("ddpm", None)
     result = {**score_forecasts(task, forecasts), "train_seconds": train_seconds,
               "sample_seconds": sample_seconds, "sample_cpu_seconds": cpu_seconds[0], "num_samples": S, "sampler": "ddpm",
-              "sampling_steps": net.model.diffusion.num_steps, "num_test_series": len(test),
+              "sampling_steps": net.diffusion.num_diffusion_steps, "num_test_series": len(test),
               "target_dim": dim, "context_length": estimator.context_length}
 
     # batch-1 loop: the same ddpm sampler, one sample of one series at a time
@@ -246,7 +262,7 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     with torch.no_grad():
         t, c = time.perf_counter(), time.process_time()
         for _ in range(k):
-            net(past, obs, num_samples=1, sampler="ddpm")
+            net(past, obs, num_samples=1, sampling=SamplingOptions("ddpm"))
         per = (time.perf_counter() - t) / k
         per_cpu = (time.process_time() - c) / k
     speed = {"batched_seconds": sample_seconds, "looped_seconds_per_sample": per,

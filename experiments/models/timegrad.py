@@ -12,6 +12,7 @@ Config keys (see ``experiments/presets/timegrad/*.json``): ``epochs``, ``batch_s
 """
 from __future__ import annotations
 
+import inspect
 import tempfile
 import time
 
@@ -19,24 +20,32 @@ import numpy as np
 import torch
 
 from experiments.common import ForecastTask, config_errors, load_forecast_task, score_forecasts
+from tsdiff.diffusion import SamplingOptions
 
-MODEL_KEYS = (
-    "context_length", "num_layers", "hidden_size", "dropout_rate", "cell_type", "embedding_dim",
-    "conditioning_length", "scaling", "increments", "lags_seq", "num_diffusion_steps", "beta_schedule", "beta_start",
-    "beta_end", "residual_layers", "residual_channels", "dilation_cycle_length", "cond_upsampler_dim", "lr", "weight_decay",
-    "lr_schedule", "batch_size", "num_batches_per_epoch",
-)
+# What the runner sets itself from the task and the other config keys; every other estimator argument is a config key.
+_SET_BY_RUNNER = ("self", "freq", "prediction_length", "target_dim", "num_parallel_samples", "sampler",
+                  "sampling_steps", "eta", "seed", "trainer_kwargs", "train_sampler", "validation_sampler",
+                  "time_features", "num_feat_dynamic_real", "prediction_batch_size")
+
+
+def _estimator_keys() -> tuple:
+    from tsdiff.models.timegrad import TimeGradEstimator
+
+    return tuple(k for k in inspect.signature(TimeGradEstimator.__init__).parameters if k not in _SET_BY_RUNNER)
+
+
+MODEL_KEYS = _estimator_keys()
 CONFIG_KEYS = MODEL_KEYS + ("epochs", "num_samples", "sampler", "sampling_steps", "eta", "sampler_tradeoff", "threads",
                             "trainer_kwargs", "prediction_length", "progress", "split")
 TRADEOFF = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10))
 
 
 def _trainer_kwargs(config: dict, device: str, workdir: str) -> dict:
-    accelerator = "cpu" if device == "cpu" else "gpu" if device.startswith("cuda") else "auto"
-    kwargs = dict(max_epochs=int(config.get("epochs", 10)), accelerator=accelerator, devices=1,
-                  default_root_dir=workdir, logger=False, enable_progress_bar=bool(config.get("progress", False)),
-                  enable_model_summary=False)
-    return {**kwargs, **config.get("trainer_kwargs", {})}
+    from tsdiff.models.base import trainer_kwargs
+
+    return trainer_kwargs(int(config.get("epochs", 10)), device="cuda" if device.startswith("cuda") else device,
+                          progress=bool(config.get("progress", False)), workdir=workdir,
+                          **config.get("trainer_kwargs", {}))
 
 
 def _training_entries(task: ForecastTask) -> list[dict]:
@@ -72,8 +81,8 @@ def train(task: ForecastTask, config: dict, seed: int, device: str, workdir: str
 def sample(predictor, task: ForecastTask, num_samples: int, seed: int, sampler: str | None = None,
            steps: int | None = None) -> list[np.ndarray]:
     """Forecast samples per test window (S, H, D), or per series (S, H) for the univariate set."""
-    forecasts = predictor.predict(_inputs(task), num_samples=num_samples, seed=seed, sampler=sampler,
-                                  sampling_steps=steps)
+    forecasts = predictor.predict(_inputs(task), num_samples=num_samples, seed=seed,
+                                  sampling=SamplingOptions(sampler, steps))
     out = [np.asarray(f.samples) for f in forecasts]
     return out if task.is_multivariate else [s[..., 0] for s in out]
 
@@ -102,7 +111,7 @@ def run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None
     result.update(train_seconds=train_seconds, num_samples=num_samples, device=str(predictor.device),
                   threads=torch.get_num_threads())
     if config.get("sampler_tradeoff"):
-        T = predictor.prediction_net.model.diffusion.num_steps
+        T = predictor.prediction_net.diffusion.num_diffusion_steps
         rows = []
         for sampler, steps in TRADEOFF:
             scores = result if (sampler, steps) == main else _timed_scores(predictor, task, num_samples, seed,

@@ -24,13 +24,13 @@ COSINE_OFFSET = 0.008  # s in Nichol & Dhariwal (2021), eq. 17
 MAX_BETA = 0.999  # cosine betas are clipped here to avoid a singular last step
 
 
-def _betas(beta_schedule: str, num_steps: int, beta_start: float, beta_end: float) -> np.ndarray:
+def _betas(beta_schedule: str, T: int, beta_start: float, beta_end: float) -> np.ndarray:
     if beta_schedule == "linear":
-        return np.linspace(beta_start, beta_end, num_steps, dtype=np.float64)
+        return np.linspace(beta_start, beta_end, T, dtype=np.float64)
     if beta_schedule == "quad":
-        return np.linspace(math.sqrt(beta_start), math.sqrt(beta_end), num_steps, dtype=np.float64) ** 2
+        return np.linspace(math.sqrt(beta_start), math.sqrt(beta_end), T, dtype=np.float64) ** 2
     # cosine: ᾱ(t) = f(t)/f(0), f(t) = cos²((t/T + s)/(1 + s) · π/2);  β_t = 1 − ᾱ_t/ᾱ_{t−1}
-    steps = np.arange(num_steps + 1, dtype=np.float64) / num_steps
+    steps = np.arange(T + 1, dtype=np.float64) / T
     f = np.cos((steps + COSINE_OFFSET) / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
     alpha_bar = f / f[0]
     return np.clip(1.0 - alpha_bar[1:] / alpha_bar[:-1], 0.0, MAX_BETA)
@@ -62,9 +62,9 @@ class NoiseSchedule:
         if beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"unknown beta_schedule {beta_schedule!r}; expected one of {BETA_SCHEDULES}")
         defaults = DEFAULTS[beta_schedule]
-        num_steps = defaults["num_diffusion_steps"] if num_diffusion_steps is None else num_diffusion_steps
-        if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
-            raise ValueError(f"num_diffusion_steps must be an integer >= 1, got {num_steps!r}")
+        T = defaults["num_diffusion_steps"] if num_diffusion_steps is None else num_diffusion_steps
+        if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+            raise ValueError(f"num_diffusion_steps must be an integer >= 1, got {T!r}")
         if beta_schedule != "cosine":
             beta_start = defaults["beta_start"] if beta_start is None else beta_start
             beta_end = defaults["beta_end"] if beta_end is None else beta_end
@@ -72,7 +72,7 @@ class NoiseSchedule:
                 if not (isinstance(value, (int, float, np.floating)) and 0.0 < float(value) < 1.0):
                     raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
         self.beta_schedule = beta_schedule
-        self.num_diffusion_steps = int(num_steps)
+        self.num_diffusion_steps = int(T)
         self.beta_start = None if beta_start is None else float(beta_start)
         self.beta_end = None if beta_end is None else float(beta_end)
 

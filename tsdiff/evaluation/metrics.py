@@ -181,9 +181,19 @@ def quantile_losses(qhat: np.ndarray, y: np.ndarray, levels: np.ndarray) -> np.n
     return 2.0 * np.abs(ind).sum(axis=-1)
 
 
-def _qhat(xs: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    """GluonTS sample quantiles (Q, ...) of ``xs`` (S, ...), refusing NaN where scored."""
-    q = sample_quantiles(xs, levels)
+#: How sample quantiles are read off: GluonTS's order statistic, or linear interpolation between order statistics
+#: (``numpy.quantile``'s default, which CSDI's evaluation uses through ``torch.quantile``).
+QUANTILE_METHODS = ("gluonts", "linear")
+
+
+def _qhat(xs: np.ndarray, levels: np.ndarray, method: str = "gluonts") -> np.ndarray:
+    """Sample quantiles (Q, ...) of ``xs`` (S, ...) by ``method``, refusing NaN where scored."""
+    if method not in QUANTILE_METHODS:
+        raise ValueError(f"quantile_method must be one of {QUANTILE_METHODS}, got {method!r}")
+    if method == "gluonts":
+        q = sample_quantiles(xs, levels)
+    else:
+        q = np.quantile(np.asarray(xs, dtype=np.float64), levels, axis=0)
     _nan_check(q)
     return q
 
@@ -193,6 +203,7 @@ def crps(
     target: ArrayLike,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     mask: Optional[ArrayLike] = None,
+    quantile_method: str = "gluonts",
 ) -> float:
     """Quantile-loss CRPS approximation = GluonTS ``mean_wQuantileLoss``.
 
@@ -209,6 +220,9 @@ def crps(
         Levels in (0, 1); default the 19 levels 0.05, ..., 0.95.
     mask
         ``B``, truthy = scored (e.g. imputation evaluation points).
+    quantile_method
+        ``"gluonts"`` (GluonTS's sample quantiles) or ``"linear"`` (interpolated, as CSDI's published
+        imputation scores are computed).
 
     Returns
     -------
@@ -219,7 +233,7 @@ def crps(
     xs, ys, _, _ = _flatten(samples, target, mask)
     if ys.size == 0:
         return float("nan")
-    ql = quantile_losses(_qhat(xs, levels), ys, levels)
+    ql = quantile_losses(_qhat(xs, levels, quantile_method), ys, levels)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.mean(ql / np.abs(ys).sum()))
 

@@ -22,16 +22,16 @@ class DiffusionStepEmbedding(nn.Module):
     (the embedding of DiffWave, used by TimeGrad and CSDI).
 
     Args:
-        num_steps: T, the number of diffusion steps.
+        num_diffusion_steps: T, the number of diffusion steps.
         dim: width of the sinusoidal table and of the output.
         proj_dim: width of the output (default ``dim``).
     Shapes: ``t`` (B,) long → (B, proj_dim).
     """
 
-    def __init__(self, num_steps: int, dim: int = 128, proj_dim: int | None = None):
+    def __init__(self, num_diffusion_steps: int, dim: int = 128, proj_dim: int | None = None):
         super().__init__()
         proj_dim = dim if proj_dim is None else proj_dim
-        self.register_buffer("table", sinusoidal_embedding(torch.arange(num_steps), dim), persistent=False)
+        self.register_buffer("table", sinusoidal_embedding(torch.arange(num_diffusion_steps), dim), persistent=False)
         self.proj1 = nn.Linear(dim, proj_dim)
         self.proj2 = nn.Linear(proj_dim, proj_dim)
 

@@ -117,7 +117,7 @@ class EpsilonTheta(nn.Module):
     Args:
         target_dim: D, number of series.
         cond_dim: width of the conditioning vector (the projected RNN state).
-        num_steps: T, diffusion steps (size of the step-embedding table).
+        num_diffusion_steps: T (size of the step-embedding table).
         residual_layers: number of residual blocks (default 8).
         residual_channels: channels C inside the blocks (default 8).
         dilation_cycle_length: block i uses dilation 2^(i mod cycle) (default 2).
@@ -132,7 +132,7 @@ class EpsilonTheta(nn.Module):
         self,
         target_dim: int,
         cond_dim: int,
-        num_steps: int,
+        num_diffusion_steps: int,
         residual_layers: int = 8,
         residual_channels: int = 8,
         dilation_cycle_length: int = 2,
@@ -146,7 +146,7 @@ class EpsilonTheta(nn.Module):
         self.residual_layers = L
         self.residual_channels = C
         self.input_proj = nn.Linear(1, C)
-        self.step_embedding = DiffusionStepEmbedding(num_steps, dim=step_emb_dim, proj_dim=step_proj_dim)
+        self.step_embedding = DiffusionStepEmbedding(num_diffusion_steps, dim=step_emb_dim, proj_dim=step_proj_dim)
         self.cond_upsampler = CondUpsampler(cond_dim, target_dim, cond_upsampler_dim)
         # The per-block step and conditioning projections of DiffWave, stacked: one matmul each for all blocks.
         self.step_proj = nn.Linear(step_proj_dim, L * C)
@@ -178,9 +178,9 @@ class EpsilonTheta(nn.Module):
         """ε̂ from x_t (N, D), t (N,) and ``cond_features`` (L, N, D, 2C) from :meth:`condition` → (N, D)."""
         C, L = self.residual_channels, self.residual_layers
         # Embed the whole step table (T rows) and gather: cheaper than embedding N ≫ T rows one by one.
-        num_steps = self.step_embedding.table.shape[0]
-        table = self.step_proj(self.step_embedding(torch.arange(num_steps, device=t.device)))  # (T, L·C)
-        steps = table.view(num_steps, L, C).transpose(0, 1)[:, t].unsqueeze(2)  # (L, N, 1, C), contiguous
+        T = self.step_embedding.table.shape[0]
+        table = self.step_proj(self.step_embedding(torch.arange(T, device=t.device)))  # (T, L·C)
+        steps = table.view(T, L, C).transpose(0, 1)[:, t].unsqueeze(2)  # (L, N, 1, C), contiguous
         h = F.leaky_relu(self.input_proj(x.unsqueeze(-1)), LEAKY_SLOPE)  # (N, D, C)
         skip = 0.0
         # unbind, not indexing: the backward of L separate selects would zero-fill L full-size gradient buffers.

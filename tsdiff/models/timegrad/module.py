@@ -167,7 +167,7 @@ class TimeGradModel(nn.Module):
         self.denoiser = EpsilonTheta(
             target_dim=target_dim,
             cond_dim=conditioning_length,
-            num_steps=num_diffusion_steps,
+            num_diffusion_steps=num_diffusion_steps,
             residual_layers=residual_layers,
             residual_channels=residual_channels,
             dilation_cycle_length=dilation_cycle_length,

@@ -15,7 +15,6 @@ names and dtypes; values pass through float32).
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +22,16 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
+
+from .pandas_time import (
+    as_time_index,
+    check_order,
+    infer_offset,
+    regular_grid,
+    step_offset,
+    strict_offset,
+    to_period,
+)
 
 __all__ = ["PandasLayout", "from_pandas", "to_pandas"]
 
@@ -58,114 +67,6 @@ class PandasLayout:
     had_freq: bool = False
     columns_name: Hashable | None = None
     id_dtype: Any = None
-
-
-# ----------------------------------------------------------------------------------------------- time handling
-
-
-def _as_time_index(index: pd.Index, what: str) -> pd.DatetimeIndex | pd.PeriodIndex:
-    """``index`` as a DatetimeIndex/PeriodIndex; strings are parsed, anything else is a TypeError."""
-    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
-        out = index
-    elif isinstance(index.dtype, pd.PeriodDtype):
-        out = pd.PeriodIndex(index)
-    elif index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "could not infer format" is noise here; failures raise below
-                out = pd.DatetimeIndex(pd.to_datetime(index), name=index.name)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"{what} is not time-like and cannot be converted to datetimes ({type(exc).__name__}: {exc})"
-            ) from exc
-    else:
-        raise TypeError(
-            f"{what} is not time-like (got {type(index).__name__} of dtype {index.dtype}); "
-            "use a DatetimeIndex or PeriodIndex (or datetime strings)"
-        )
-    if out.hasnans:
-        raise ValueError(f"{what} contains missing timestamps (NaT)")
-    return out
-
-
-def _check_order(idx: pd.Index, label: str) -> None:
-    dup = idx.duplicated()
-    if dup.any():
-        raise ValueError(f"duplicate timestamps in {label}: {idx[dup][0]} occurs more than once")
-    if not idx.is_monotonic_increasing:
-        i = int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
-        raise ValueError(
-            f"timestamps in {label} are not sorted: {idx[i]} comes after {idx[i - 1]} (sort by time first)"
-        )
-
-
-def _strict_offset(idx: pd.Index) -> pd.DateOffset | None:
-    """The index's own frequency, or ``pd.infer_freq``'s; ``None`` when neither knows (gaps, < 3 points)."""
-    if isinstance(idx, pd.PeriodIndex) or idx.freq is not None:
-        return idx.freq
-    if len(idx) >= 3:
-        inferred = pd.infer_freq(idx)
-        if inferred is not None:
-            return to_offset(inferred)
-    return None
-
-
-def _step_offset(idx: pd.Index, label: str) -> pd.DateOffset | None:
-    """Fallback for gaps: the smallest step, if every step is a whole multiple of it and at least half of the
-    steps are that one (so data switching between two rates is reported, not read as "gaps"); ``None`` for < 2
-    points."""
-    if len(idx) < 2:
-        return None
-    steps = np.diff(idx.asi8)
-    step = int(steps.min())
-    if np.all(steps % step == 0) and 2 * np.count_nonzero(steps == step) >= len(steps):
-        return to_offset(pd.Timedelta(step, unit="ns"))
-    seen = ", ".join(str(pd.Timedelta(int(s), unit="ns")) for s in np.unique(steps)[:5])
-    raise ValueError(
-        f"cannot infer a regular frequency for {label}: mixed or irregular steps between timestamps ({seen}); "
-        "pass freq=... if the data is regular with gaps, or resample it"
-    )
-
-
-def _infer_offset(idx: pd.Index, label: str) -> pd.DateOffset | None:
-    """The grid frequency of sorted unique timestamps; ``None`` if there are fewer than two."""
-    return _strict_offset(idx) or _step_offset(idx, label)
-
-
-def _grid(idx: pd.Index, offset: pd.DateOffset, label: str) -> pd.Index:
-    """The full ``offset`` grid from the first to the last timestamp; every timestamp must lie on it."""
-    if isinstance(idx, pd.PeriodIndex):
-        if idx.freq != offset:
-            raise ValueError(f"{label} has period frequency {idx.freqstr}, but freq={offset.freqstr} was asked")
-        full = pd.period_range(idx[0], idx[-1], freq=offset, name=idx.name)
-    else:
-        full = pd.date_range(idx[0], idx[-1], freq=offset, name=idx.name)
-    on_grid = idx.isin(full)
-    if not on_grid.all():
-        raise ValueError(
-            f"timestamps of {label} are not on one regular {offset.freqstr} grid starting at {idx[0]} (first "
-            f"off-grid timestamp: {idx[~on_grid][0]}); mixed frequency? pass the right freq=... or resample"
-        )
-    return full
-
-
-_PERIOD_ALIAS = {"MS": "M", "BMS": "M", "QS": "Q", "BQS": "Q", "YS": "Y", "BYS": "Y", "SMS": "D"}
-
-
-def _to_period(start: pd.Timestamp | pd.Period, offset: pd.DateOffset) -> pd.Period:
-    """GluonTS wants ``start`` as a Period; "start" offsets (MS, QS, YS) have no Period twin, use the base unit."""
-    if isinstance(start, pd.Period):
-        return start
-    naive = start.tz_localize(None) if start.tzinfo is not None else start  # Periods carry no time zone
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # e.g. "Period with BDay freq is deprecated"
-        try:
-            return pd.Period(naive, freq=offset)
-        except (ValueError, TypeError, AttributeError):
-            alias = _PERIOD_ALIAS.get(offset.name.split("-")[0])
-            if alias is None:
-                raise ValueError(f"frequency {offset.freqstr} has no pandas Period equivalent") from None
-            return pd.Period(naive, freq=f"{offset.n if offset.n != 1 else ''}{alias}")
 
 
 # ---------------------------------------------------------------------------------------------- value handling
@@ -221,7 +122,7 @@ def _restore_dtype(values: np.ndarray, dtype) -> np.ndarray | pd.api.extensions.
 
 
 def _entry(start, values: np.ndarray, offset, item_id) -> dict:
-    return {"start": _to_period(start, offset), "target": values.astype(np.float32), "item_id": item_id}
+    return {"start": to_period(start, offset), "target": values.astype(np.float32), "item_id": item_id}
 
 
 def _offset_for(idx: pd.Index, freq: str | pd.DateOffset | None, label: str) -> pd.DateOffset:
@@ -231,7 +132,7 @@ def _offset_for(idx: pd.Index, freq: str | pd.DateOffset | None, label: str) -> 
             return pd.PeriodDtype(freq).freq if isinstance(idx, pd.PeriodIndex) else to_offset(freq)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"invalid freq {freq!r}: {exc}") from exc
-    offset = _infer_offset(idx, label)
+    offset = infer_offset(idx, label)
     if offset is None:
         raise ValueError(f"cannot infer the frequency of {label} from a single timestamp; pass freq=...")
     return offset
@@ -247,10 +148,10 @@ def _from_indexed(y: pd.Series | pd.DataFrame, freq, kind: str) -> tuple[list[di
     if len(y) == 0 or (kind == "wide" and y.shape[1] == 0):
         raise ValueError(f"empty {what}: nothing to convert")
     frame = y.to_frame() if kind == "series" else y
-    idx = _as_time_index(y.index, f"the index of the {what}")
-    _check_order(idx, f"the {what} index")
+    idx = as_time_index(y.index, f"the index of the {what}")
+    check_order(idx, f"the {what} index")
     offset = _offset_for(idx, freq, f"the {what} index")
-    full = _grid(idx, offset, f"the {what} index")
+    full = regular_grid(idx, offset, f"the {what} index")
     label = f"series {y.name!r}" if kind == "series" else "DataFrame"
     arr = _float_values(frame, f"the values of the {label}")  # (T, D)
     _check_not_all_nan(arr, list(frame.columns), label)
@@ -283,10 +184,10 @@ def _from_indexed(y: pd.Series | pd.DataFrame, freq, kind: str) -> tuple[list[di
 def _time_column(df: pd.DataFrame, time_col: Hashable) -> pd.Index:
     col = df[time_col]
     if isinstance(col.dtype, pd.PeriodDtype):
-        return _as_time_index(pd.PeriodIndex(col), f"column {time_col!r}")
+        return as_time_index(pd.PeriodIndex(col), f"column {time_col!r}")
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        return _as_time_index(pd.DatetimeIndex(col), f"column {time_col!r}")
-    return _as_time_index(pd.Index(col), f"column {time_col!r}")
+        return as_time_index(pd.DatetimeIndex(col), f"column {time_col!r}")
+    return as_time_index(pd.Index(col), f"column {time_col!r}")
 
 
 def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[list[dict], PandasLayout]:
@@ -310,16 +211,16 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
     for item in ids:
         rows = positions[item]
         idx = times[rows]
-        _check_order(idx, f"item {item!r}")
+        check_order(idx, f"item {item!r}")
         groups.append((item, rows, idx))
     if freq is not None:
         offset = _offset_for(times, freq, "")
     else:
         # items without gaps decide (they must agree); only if none can, fall back to the smallest common step
-        strict = {item: _strict_offset(idx) for item, _, idx in groups}
+        strict = {item: strict_offset(idx) for item, _, idx in groups}
         found = {o for o in strict.values() if o is not None}
         if not found:
-            found = {o for item, _, idx in groups if (o := _step_offset(idx, f"item {item!r}")) is not None}
+            found = {o for item, _, idx in groups if (o := step_offset(idx, f"item {item!r}")) is not None}
             if found and all(isinstance(o, pd.offsets.Tick) for o in found):
                 found = {min(found, key=lambda o: o.nanos)}  # grid check below catches incompatible items
         if not found:
@@ -333,7 +234,7 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
 
     entries, nan_items = [], []
     for item, rows, idx in groups:
-        full = _grid(idx, offset, f"item {item!r}")
+        full = regular_grid(idx, offset, f"item {item!r}")
         target = np.full(len(full), np.nan)
         target[full.get_indexer(idx)] = values[rows]
         if np.isnan(target).all():

@@ -24,16 +24,19 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from .pandas_time import (
+    LargeGapWarning,
     as_time_index,
     check_order,
     infer_offset,
+    large_gaps,
     regular_grid,
     step_offset,
     strict_offset,
     to_period,
+    warn_large_gaps,
 )
 
-__all__ = ["PandasLayout", "from_pandas", "to_pandas"]
+__all__ = ["LargeGapWarning", "PandasLayout", "from_pandas", "to_pandas"]
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,12 @@ class PandasLayout:
 
 
 def _check_numeric(frame: pd.DataFrame, what: str) -> None:
-    bad = [
-        c for c in frame.columns
-        if not pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_bool_dtype(frame[c].dtype)
-    ]  # fmt: skip
+    types = pd.api.types
+    bad = [(c, dtype) for c, dtype in frame.dtypes.items()
+           if not types.is_numeric_dtype(dtype) or types.is_bool_dtype(dtype) or types.is_complex_dtype(dtype)]
     if bad:
-        kinds = ", ".join(f"{c!r} ({frame[c].dtype})" for c in bad)
-        raise TypeError(f"{what} must be numeric; non-numeric column(s): {kinds} (convert with pd.to_numeric)")
+        kinds = ", ".join(f"{c!r} ({dtype})" for c, dtype in bad)
+        raise TypeError(f"{what} must be real numbers; non-numeric column(s): {kinds} (convert with pd.to_numeric)")
 
 
 def _float_values(frame: pd.DataFrame, what: str) -> np.ndarray:
@@ -152,10 +154,11 @@ def _from_indexed(y: pd.Series | pd.DataFrame, freq, kind: str) -> tuple[list[di
     check_order(idx, f"the {what} index")
     offset = _offset_for(idx, freq, f"the {what} index")
     full = regular_grid(idx, offset, f"the {what} index")
-    label = f"series {y.name!r}" if kind == "series" else "DataFrame"
+    label = "DataFrame" if kind == "wide" else "series" if y.name is None else f"series {y.name!r}"
     arr = _float_values(frame, f"the values of the {label}")  # (T, D)
     _check_not_all_nan(arr, list(frame.columns), label)
     if len(full) != len(idx):  # gaps: spread the rows onto the full grid, NaN elsewhere
+        warn_large_gaps([(label, large_gaps(full, idx))], offset)
         grid = np.full((len(full), arr.shape[1]), np.nan)
         grid[full.get_indexer(idx)] = arr
         arr = grid
@@ -191,13 +194,6 @@ def _time_column(df: pd.DataFrame, time_col: Hashable) -> pd.Index:
 
 
 def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[list[dict], PandasLayout]:
-    missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"long-format DataFrame lacks column(s) {missing}; it has columns {list(df.columns)}. Name them with "
-            f"id_col=, time_col=, target_col= (now {id_col!r}, {time_col!r}, {target_col!r}; Nixtla: "
-            "'unique_id', 'ds', 'y')"
-        )
     if len(df) == 0:
         raise ValueError("empty DataFrame: nothing to convert")
     if df[id_col].isna().any():
@@ -232,9 +228,10 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
                              "pass freq=... or resample")
         offset = found.pop()
 
-    entries, nan_items = [], []
+    entries, nan_items, gaps = [], [], []
     for item, rows, idx in groups:
         full = regular_grid(idx, offset, f"item {item!r}")
+        gaps.append((f"item {item!r}", large_gaps(full, idx)))
         target = np.full(len(full), np.nan)
         target[full.get_indexer(idx)] = values[rows]
         if np.isnan(target).all():
@@ -242,6 +239,7 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
         entries.append(_entry(idx[0], target, offset, item))
     if nan_items:
         raise ValueError(f"column {target_col!r}: all values are NaN for item(s) {nan_items[:10]}")
+    warn_large_gaps(gaps, offset)
     layout = PandasLayout(
         kind="long",
         freq=_layout_freq(groups[0][2][0], offset),
@@ -255,6 +253,46 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
     return entries, layout
 
 
+def _frame_kind(df: pd.DataFrame, id_col, time_col, target_col) -> Literal["wide", "long"]:
+    """Wide or long, decided by the frame alone (column names can coincide, so a name is never enough):
+
+    * long: all three long-format columns are present, nothing else, and the index is not a time index;
+    * wide: the index is a DatetimeIndex/PeriodIndex (or strings), whatever the columns are called;
+    * anything else is refused, naming what is missing. A time index together with all three long-format columns
+      is ambiguous and refused too.
+    """
+    duplicated = df.columns[df.columns.duplicated()]
+    if len(duplicated):
+        raise ValueError(f"the DataFrame has duplicate column names {list(dict.fromkeys(duplicated))}; "
+                         "give every column its own name")
+    long_cols = (id_col, time_col, target_col)
+    present = [c for c in long_cols if c in df.columns]
+    time_indexed = isinstance(df.index, (pd.DatetimeIndex, pd.PeriodIndex))
+    if len(present) == 3:
+        if time_indexed:
+            raise ValueError(
+                f"ambiguous DataFrame: it has a time index (wide format) and the long-format columns {present}. "
+                "For long format drop the index (reset_index(drop=True)); for wide format rename the columns")
+        extra = [c for c in df.columns if c not in long_cols]
+        if extra:
+            raise ValueError(
+                f"long-format DataFrame has column(s) {extra} besides {list(long_cols)}; one target column is read "
+                "per id, so drop the others (covariates go to covariates= as a wide frame)")
+        return "long"
+    if time_indexed or (not present and (df.index.dtype == object or pd.api.types.is_string_dtype(df.index.dtype))):
+        return "wide"
+    if present:
+        missing = [c for c in long_cols if c not in df.columns]
+        raise ValueError(
+            f"long-format DataFrame lacks column(s) {missing}; it has columns {list(df.columns)}. Name them with "
+            f"id_col=, time_col=, target_col= (now {id_col!r}, {time_col!r}, {target_col!r}; Nixtla: "
+            "'unique_id', 'ds', 'y'), or give a wide frame a DatetimeIndex")
+    raise TypeError(
+        f"the DataFrame index is not time-like (got {type(df.index).__name__} of dtype {df.index.dtype}). A "
+        f"wide frame needs a DatetimeIndex/PeriodIndex; a long frame needs columns {id_col!r}, {time_col!r}, "
+        f"{target_col!r} (pass id_col=, time_col=, target_col=); it has columns {list(df.columns)}")
+
+
 def from_pandas(
     y: pd.Series | pd.DataFrame,
     freq: str | pd.DateOffset | None = None,
@@ -264,8 +302,11 @@ def from_pandas(
 ) -> tuple[list[dict], PandasLayout]:
     """Convert a pandas series/frame to a GluonTS dataset (a list of data entries) and its layout.
 
-    A DataFrame is read as *wide* when its index is time-like (DatetimeIndex, PeriodIndex, datetime strings) and
-    it has neither ``id_col`` nor ``time_col``; as *long* when it has ``id_col`` or ``time_col`` columns.
+    A DataFrame is read as *long* when it has exactly the columns ``id_col``, ``time_col`` and ``target_col`` and
+    no time index; as *wide* when its index is time-like (DatetimeIndex, PeriodIndex, datetime strings), whatever
+    its columns are called. Other frames are refused (see ``_frame_kind``). Timestamps missing from the grid become
+    NaN rows; when they are more than 10 % of the grid, or one gap exceeds 1,000 steps, a
+    :class:`LargeGapWarning` names the largest gap.
 
     Args:
         y: the data; never modified.
@@ -280,23 +321,16 @@ def from_pandas(
     Raises:
         TypeError: not a Series/DataFrame; non-numeric (or boolean) target column(s); an index/time column that
             is not time-like.
-        ValueError: empty input; unsorted or duplicate timestamps (per id for long); uninferable or mixed
-            frequency; missing long-format columns; an all-NaN series/column/id; inf values.
+        ValueError: empty input; duplicate column names; unsorted or duplicate timestamps (per id for long);
+            uninferable or mixed frequency; missing or extra long-format columns, or a time index with them; an
+            all-NaN series/column/id; inf values.
     """
     if isinstance(y, pd.Series):
         return _from_indexed(y, freq, "series")
     if not isinstance(y, pd.DataFrame):
         raise TypeError(f"expected a pandas Series or DataFrame, got {type(y).__name__}")
-    if id_col in y.columns or time_col in y.columns:
+    if _frame_kind(y, id_col, time_col, target_col) == "long":
         return _from_long(y, freq, id_col, time_col, target_col)
-    if not isinstance(y.index, (pd.DatetimeIndex, pd.PeriodIndex)) and not (
-        y.index.dtype == object or pd.api.types.is_string_dtype(y.index.dtype)
-    ):
-        raise TypeError(
-            f"the DataFrame index is not time-like (got {type(y.index).__name__} of dtype {y.index.dtype}). A "
-            f"wide frame needs a DatetimeIndex/PeriodIndex; a long frame needs columns {id_col!r}, {time_col!r}, "
-            f"{target_col!r} (pass id_col=, time_col=, target_col=); it has columns {list(y.columns)}"
-        )
     return _from_indexed(y, freq, "wide")
 
 

@@ -3,6 +3,7 @@ grid that gaps are re-indexed onto."""
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -112,3 +113,61 @@ def to_period(start: pd.Timestamp | pd.Period, offset: pd.DateOffset) -> pd.Peri
             if alias is None:
                 raise ValueError(f"frequency {offset.freqstr} has no pandas Period equivalent") from None
             return pd.Period(naive, freq=f"{offset.n if offset.n != 1 else ''}{alias}")
+
+
+# ------------------------------------------------------------------------------------------------ gap warnings
+
+# Re-indexing onto the grid fills missing timestamps with NaN rows. That is right for a few dropped readings, but a
+# large share of NaN rows usually means a wrong grid (a mis-inferred frequency, data that stopped for a year) and
+# trains a model mostly on nothing, so it is reported. Warn when the inserted rows exceed 10 % of the grid, or when
+# one gap alone spans more than 1,000 steps (six weeks of hourly data), which can be under 10 % of a long series.
+GAP_WARN_FRACTION = 0.10
+GAP_WARN_ROWS = 1000
+
+
+class LargeGapWarning(UserWarning):
+    """Re-indexing onto the frequency grid inserted many NaN rows (see :func:`large_gaps`)."""
+
+
+@dataclass(frozen=True)
+class GapReport:
+    """The NaN rows re-indexing inserted: ``inserted`` of ``length`` grid rows, in ``gaps`` runs; the largest run
+    has ``largest`` rows, from ``first`` to ``last`` (inclusive)."""
+
+    inserted: int
+    length: int
+    gaps: int
+    largest: int
+    first: object
+    last: object
+
+    def describe(self, label: str, freqstr: str) -> str:
+        return (f"{label}: re-indexing onto the regular {freqstr} grid inserted {self.inserted} NaN rows "
+                f"({self.inserted / self.length:.0%} of {self.length}) in {self.gaps} gap(s); the largest gap runs "
+                f"from {self.first} to {self.last} ({self.largest} rows). If these timestamps were not meant to be "
+                "missing, check the frequency (freq=...) or cut the series")
+
+
+def large_gaps(full: pd.Index, idx: pd.Index) -> GapReport | None:
+    """The gaps of ``idx`` (sorted, on the grid ``full``) if they exceed the warning thresholds, else ``None``."""
+    inserted = len(full) - len(idx)
+    if inserted == 0:
+        return None
+    pos = full.get_indexer(idx)
+    missing = np.diff(pos) - 1  # NaN rows between consecutive observed timestamps
+    k = int(np.argmax(missing))
+    if inserted <= GAP_WARN_FRACTION * len(full) and missing[k] <= GAP_WARN_ROWS:
+        return None
+    return GapReport(inserted=inserted, length=len(full), gaps=int(np.count_nonzero(missing)),
+                     largest=int(missing[k]), first=full[pos[k] + 1], last=full[pos[k + 1] - 1])
+
+
+def warn_large_gaps(reports: list[tuple[str, object]], offset: pd.DateOffset) -> None:
+    """One :class:`LargeGapWarning` for the worst of ``(label, GapReport | None)`` pairs, if any is not None."""
+    found = [(label, r) for label, r in reports if r is not None]
+    if not found:
+        return
+    label, worst = max(found, key=lambda pair: pair[1].inserted / pair[1].length)
+    if len(found) > 1:
+        label += f" (one of {len(found)} items with large gaps)"
+    warnings.warn(worst.describe(label, offset.freqstr), LargeGapWarning, stacklevel=4)

@@ -125,6 +125,8 @@ class CSDI(DiffusionForecaster):
         fitted_vars = list(self.grid_.frame().columns)
         if list(grid.frame().columns) != fitted_vars:
             raise ValueError(f"y has variables {list(grid.frame().columns)}; the model was fitted on {fitted_vars}")
+        if y is not None:
+            self._check_time_axis(grid)
         sampler = sampler or self.sampler
         if sampler not in ("ddpm", "ddim"):
             raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")

@@ -10,7 +10,9 @@ CSV rules (what ``tsdiff forecast/impute data.csv`` accepts):
 * the time column (``--time-col``, default: the first remaining column) must hold dates or times as text; a
   numeric column is refused (numbers would otherwise read as nanoseconds after 1970-01-01), naming a column that
   does look like dates if there is one;
-* timestamps with mixed UTC offsets (a daylight-saving change) are converted to UTC, with a note.
+* timestamps are parsed by :func:`tsdiff.data.pandas_time.parse_datetimes`: ISO 8601 as is, other dates month-
+  or day-first, whichever parses, refused when both do with different results (01/02/2024); timestamps with mixed
+  UTC offsets (a daylight-saving change) are converted to UTC, with a note.
 """
 from __future__ import annotations
 
@@ -73,42 +75,6 @@ def _is_row_number(column) -> bool:
     return bool(np.array_equal(values, np.arange(len(values))) or np.array_equal(values, np.arange(1, len(values) + 1)))
 
 
-def _to_datetime(column, **kwargs):
-    """pd.to_datetime; mixed UTC offsets (daylight saving) give objects, then UTC. Returns (values, to_utc)."""
-    import pandas as pd
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "could not infer format", "mixed time zones": handled here
-        parsed = pd.to_datetime(column, **kwargs)
-        if pd.api.types.is_datetime64_any_dtype(parsed.dtype):
-            return parsed, False
-        return pd.to_datetime(column, utc=True, **kwargs), True
-
-
-def _parse_times(column):
-    """Datetimes from text: ISO 8601 as is; otherwise month-first or day-first, whichever parses, and refused
-    when both parse to different dates (01/02/2024 with no day above 12). Returns (values, converted_to_utc)."""
-    try:
-        return _to_datetime(column, format="ISO8601")
-    except (ValueError, TypeError, OverflowError):
-        pass
-    results, errors = [], []
-    for dayfirst in (False, True):
-        try:
-            results.append(_to_datetime(column, dayfirst=dayfirst))
-        except (ValueError, TypeError, OverflowError) as exc:
-            errors.append(exc)
-    if not results:
-        raise ValueError(str(errors[0]).splitlines()[0])  # pandas appends several lines of advice
-    if len(results) == 2 and not results[0][0].equals(results[1][0]):
-        month_first, day_first = (r[0].reset_index(drop=True) for r in results)
-        i = int((month_first != day_first).to_numpy().argmax())
-        raise ValueError(f"the order of day and month is ambiguous ({column.iloc[i]!r} reads as "
-                         f"{month_first[i]:%Y-%m-%d} month-first and {day_first[i]:%Y-%m-%d} day-first); write "
-                         "the dates as YYYY-MM-DD")
-    return results[0]
-
-
 def _looks_like_value(text: str) -> bool:
     """A number or a timestamp: what a header line should not consist of."""
     import pandas as pd
@@ -133,10 +99,12 @@ def _looks_like_value(text: str) -> bool:
 def _looks_like_dates(column) -> bool:
     import pandas as pd
 
+    from tsdiff.data.pandas_time import parse_datetimes
+
     if pd.api.types.is_numeric_dtype(column.dtype) or column.dropna().empty:
         return False
     try:
-        _parse_times(column.dropna().iloc[:20])
+        parse_datetimes(column.dropna().iloc[:20])
         return True
     except (ValueError, TypeError, OverflowError):
         return False
@@ -198,6 +166,8 @@ def _with_time_column(frame, time_col: str | None, path: str, note: Callable[[st
     """Drop a leading row-number column, find the time column and parse it: ``(frame, time_col)``."""
     import pandas as pd
 
+    from tsdiff.data.pandas_time import parse_datetimes
+
     first, requested = frame.columns[0], time_col
     unnamed = str(first).startswith("Unnamed: 0")
     if first != requested and _is_row_number(frame[first]) and (unnamed or requested is None):
@@ -215,11 +185,11 @@ def _with_time_column(frame, time_col: str | None, path: str, note: Callable[[st
         raise CLIError(f"{what} ({_preview(times)}), not dates or times{hint}. The time column must hold "
                        "timestamps as text, e.g. 2024-01-31 or 2024-01-31 13:00")
     try:
-        parsed, to_utc = _parse_times(times)
+        parsed, to_utc = parse_datetimes(times, to_utc=True)
     except (ValueError, TypeError, OverflowError) as exc:
         raise CLIError(f"column {time_col!r} of {path} is not a timestamp column ({exc})") from exc
     if parsed.isna().any():
-        row = int(parsed.isna().to_numpy().argmax())
+        row = int(parsed.isna().argmax())
         raise CLIError(f"column {time_col!r} of {path} has a missing or unreadable timestamp in data row {row + 1} "
                        f"({times.iloc[row]!r})")
     if to_utc:

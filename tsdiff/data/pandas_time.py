@@ -10,6 +10,50 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 
+class AmbiguousDatesError(ValueError):
+    """Dates such as 01/02/2024 that read as valid, different dates month-first and day-first."""
+
+
+def _to_datetime(values, **kwargs) -> pd.DatetimeIndex:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": failures raise
+        out = pd.DatetimeIndex(pd.to_datetime(pd.Index(values), **kwargs))
+    return out
+
+
+def parse_datetimes(values, to_utc: bool = False) -> tuple[pd.DatetimeIndex, bool]:
+    """Timestamps from text (or datetime objects): ``(DatetimeIndex, converted_to_utc)``.
+
+    ISO 8601 (2024-01-31, 2024-01-31T13:00+01:00) is read as is. Other text is read month-first and day-first;
+    if only one parses it is used, if both parse to different dates (01/02/2024 with no day above 12) the order is
+    ambiguous and :class:`AmbiguousDatesError` is raised. Mixed UTC offsets (a daylight-saving change) are converted
+    to UTC when ``to_utc``, else refused. Other failures raise ValueError/TypeError with a one-line message.
+    """
+    attempts = [dict(format="ISO8601"), dict(dayfirst=False), dict(dayfirst=True)]
+    parsed, errors = [], []
+    for kwargs in attempts:
+        try:
+            parsed.append(_to_datetime(values, **kwargs))
+        except (ValueError, TypeError, OverflowError) as exc:
+            errors.append(exc)
+            continue
+        if kwargs.get("format") == "ISO8601":
+            return parsed[0], False
+    if not parsed:
+        message = str(errors[-1]).splitlines()[0].split(". You might")[0]  # pandas appends advice on format=
+        if "utc=True" in message or "offset" in message:
+            if to_utc:
+                return _to_datetime(values, utc=True), True
+            message = "the timestamps mix UTC offsets (daylight saving?); parse them with pd.to_datetime(..., utc=True)"
+        raise ValueError(message)
+    if len(parsed) == 2 and not parsed[0].equals(parsed[1]):
+        i = int(np.argmax(parsed[0] != parsed[1]))
+        raise AmbiguousDatesError(
+            f"the order of day and month is ambiguous ({pd.Index(values)[i]!r} reads as {parsed[0][i]:%Y-%m-%d} "
+            f"month-first and {parsed[1][i]:%Y-%m-%d} day-first); write the dates as YYYY-MM-DD")
+    return parsed[0], False
+
+
 def as_time_index(index: pd.Index, what: str) -> pd.DatetimeIndex | pd.PeriodIndex:
     """``index`` as a DatetimeIndex/PeriodIndex; strings are parsed, anything else is a TypeError."""
     if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
@@ -18,13 +62,11 @@ def as_time_index(index: pd.Index, what: str) -> pd.DatetimeIndex | pd.PeriodInd
         out = pd.PeriodIndex(index)
     elif index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "could not infer format" is noise here; failures raise below
-                out = pd.DatetimeIndex(pd.to_datetime(index), name=index.name)
+            out = parse_datetimes(index)[0].rename(index.name)
+        except AmbiguousDatesError as exc:
+            raise AmbiguousDatesError(f"{what}: {exc}") from None
         except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"{what} is not time-like and cannot be converted to datetimes ({type(exc).__name__}: {exc})"
-            ) from exc
+            raise TypeError(f"{what} is not time-like and cannot be converted to datetimes ({exc})") from exc
     else:
         raise TypeError(
             f"{what} is not time-like (got {type(index).__name__} of dtype {index.dtype}); "

@@ -51,7 +51,8 @@ def test_impute_refuses_another_frequency(fitted_csdi):
 def test_same_frequency_spelled_differently_is_accepted(fitted):
     y = hourly_frame(60).set_axis(pd.date_range("2024-02-01", periods=60, freq="60min"))
     forecast = fitted.predict(y=y, num_samples=2)
-    assert forecast.index[0] == pd.Timestamp("2024-02-03 12:00") and (np.diff(forecast.index) == np.timedelta64(1, "h")).all()
+    assert forecast.index[0] == pd.Timestamp("2024-02-03 12:00")
+    assert (np.diff(forecast.index) == np.timedelta64(1, "h")).all()
 
 
 def test_predict_refuses_another_time_zone(fitted):
@@ -75,7 +76,8 @@ def test_wide_frame_with_long_format_column_names_stays_wide():
     wide = hourly_frame(columns=("timestamp", "target"))
     before = _unchanged(wide)
     entries, layout = from_pandas(wide)
-    assert layout.kind == "wide" and layout.columns == ("timestamp", "target") and entries[0]["target"].shape == (2, 120)
+    assert layout.kind == "wide" and layout.columns == ("timestamp", "target")
+    assert entries[0]["target"].shape == (2, 120)
     forecast = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(wide).predict(num_samples=2)
     assert forecast.samples.shape == (2, H, 2)
     pd.testing.assert_frame_equal(wide, before)
@@ -202,3 +204,10 @@ def test_covariates_in_another_time_zone_or_with_duplicate_names():
         tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, covariates=cov.tz_localize("UTC"))
     with pytest.raises(ValueError, match=r"duplicate column names \['h'\]"):
         tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, covariates=pd.concat([cov, cov], axis=1))
+
+
+def test_wide_frame_with_a_text_date_index_and_a_target_column_stays_wide():
+    wide = hourly_frame(columns=("load", "target"))
+    wide.index = wide.index.astype(str)  # as read by pd.read_csv(index_col=0) without parse_dates
+    _, layout = from_pandas(wide)
+    assert layout.kind == "wide" and layout.columns == ("load", "target")

@@ -253,11 +253,19 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
     return entries, layout
 
 
+def _parses_as_time(index: pd.Index) -> bool:
+    try:
+        as_time_index(index, "index")
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
 def _frame_kind(df: pd.DataFrame, id_col, time_col, target_col) -> Literal["wide", "long"]:
     """Wide or long, decided by the frame alone (column names can coincide, so a name is never enough):
 
     * long: all three long-format columns are present, nothing else, and the index is not a time index;
-    * wide: the index is a DatetimeIndex/PeriodIndex (or strings), whatever the columns are called;
+    * wide: the index is a DatetimeIndex/PeriodIndex (or dates as text), whatever the columns are called;
     * anything else is refused, naming what is missing. A time index together with all three long-format columns
       is ambiguous and refused too.
     """
@@ -279,8 +287,11 @@ def _frame_kind(df: pd.DataFrame, id_col, time_col, target_col) -> Literal["wide
                 f"long-format DataFrame has column(s) {extra} besides {list(long_cols)}; one target column is read "
                 "per id, so drop the others (covariates go to covariates= as a wide frame)")
         return "long"
-    if time_indexed or (not present and (df.index.dtype == object or pd.api.types.is_string_dtype(df.index.dtype))):
+    if time_indexed:
         return "wide"
+    if df.index.dtype == object or pd.api.types.is_string_dtype(df.index.dtype):  # dates as text, perhaps
+        if not present or _parses_as_time(df.index):
+            return "wide"
     if present:
         missing = [c for c in long_cols if c not in df.columns]
         raise ValueError(

@@ -22,6 +22,7 @@ FLOORS = [  # (what a module under this prefix may import from tsdiff)
     ("tsdiff.models.timegrad", tuple(GROUND) + FOUNDATIONS + ("tsdiff.models.base",)),
     ("tsdiff.models.csdi", tuple(GROUND) + FOUNDATIONS + ("tsdiff.models.base",)),
     ("tsdiff.api", tuple(GROUND) + FOUNDATIONS + ("tsdiff.models",)),
+    ("tsdiff.cli_io", tuple(GROUND) + FOUNDATIONS),
     ("tsdiff.cli", tuple(GROUND) + FOUNDATIONS + ("tsdiff.models", "tsdiff.api", "tsdiff")),
 ]
 

@@ -1,43 +1,30 @@
 """The ``tsdiff`` command: forecast or impute a CSV, list datasets.
 
     tsdiff forecast data.csv --horizon 24 --output forecast.csv [--plot forecast.png] [--save model.tsd]
+    tsdiff forecast new.csv --load model.tsd --output forecast.csv      # the saved model on new.csv's data
     tsdiff impute data.csv --output imputed.csv [--plot imputed.png]
     tsdiff datasets
 
-Bad input ends with a one-line ``error: ...`` and exit code 2; nothing is written.
+Bad input ends with a one-line ``error: ...`` and exit code 2; output paths are checked before training and
+nothing is written on error. How the CSV is read: :mod:`tsdiff.cli_io`.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import warnings
+
+from tsdiff.cli_io import CLIError, check_outputs, read_csv
+
+_TRAINING_OPTIONS = ("model", "epochs", "batches", "freq")  # meaningless with --load: the saved model is used as is
 
 
-class CLIError(Exception):
-    """An error to report as one line."""
-
-
-def _read_csv(path: str, time_col: str | None, id_col: str | None):
-    import pandas as pd
-
-    if not os.path.isfile(path):
-        raise CLIError(f"input file not found: {path}")
-    try:
-        frame = pd.read_csv(path)
-    except Exception as exc:  # pandas raises many parser error types
-        raise CLIError(f"cannot read {path} as CSV: {exc}") from exc
-    if frame.empty:
-        raise CLIError(f"{path} has no rows")
-    time_col = time_col or frame.columns[0]
-    if time_col not in frame.columns:
-        raise CLIError(f"time column {time_col!r} not in {path}; columns are {list(frame.columns)}")
-    try:
-        frame[time_col] = pd.to_datetime(frame[time_col])
-    except (ValueError, TypeError) as exc:
-        raise CLIError(f"column {time_col!r} of {path} is not a timestamp column ({exc})") from exc
-    if id_col:  # long format stays long
-        return frame, time_col
-    return frame.set_index(time_col), time_col
+def _note(args):
+    def note(message: str) -> None:
+        if not args.quiet:
+            print(f"tsdiff {args.command}: note: {message}", file=sys.stderr)
+    return note
 
 
 def _quantiles(text: str) -> list[float]:
@@ -50,10 +37,10 @@ def _quantiles(text: str) -> list[float]:
     return check_levels(levels, "--quantiles")  # before training, not after
 
 
-def _model(name: str, horizon: int, args):
+def _model(name: str | None, horizon: int, args):
     import tsdiff
 
-    cls = {"timegrad": tsdiff.TimeGrad, "csdi": tsdiff.CSDI}[name]
+    cls = {"timegrad": tsdiff.TimeGrad, "csdi": tsdiff.CSDI}[name or "timegrad"]
     kwargs = dict(prediction_length=horizon, progress=not args.quiet, seed=args.seed)
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
@@ -64,22 +51,59 @@ def _model(name: str, horizon: int, args):
     return cls(**kwargs)
 
 
-def _long_kwargs(args) -> dict:
-    if not args.id_col:
+def _load(args):
+    """The saved model, after refusing options that only apply to training and a horizon it was not trained for."""
+    import tsdiff
+
+    given = [f"--{name}" for name in _TRAINING_OPTIONS if getattr(args, name) is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} only apply to training; with --load the saved model is used as is")
+    model = tsdiff.load(args.load)
+    if args.horizon is not None and args.horizon != model.prediction_length:
+        raise CLIError(f"--horizon {args.horizon} differs from the saved model's horizon {model.prediction_length}; "
+                       "a model forecasts the horizon it was trained for: omit --horizon (or train a new model)")
+    return model
+
+
+def _fitted_long_columns(model) -> dict:
+    """A loaded model's long-format column names ({} when it was fitted on a series or wide frame)."""
+    if model is None or model.grid_.layout.kind != "long":
         return {}
-    return dict(id_col=args.id_col, time_col=args.time_col_resolved, target_col=args.target_col)
+    return dict(model.long_cols_)
+
+
+def _read_forecast_input(args, model):
+    """The CSV as the model will see it: long format when --id-col is given or the loaded model was fitted long
+    (then its column names apply unless others are given, and are mapped back to the model's)."""
+    fitted = _fitted_long_columns(model)
+    id_col = args.id_col or fitted.get("id_col")
+    time_col = args.time_col or fitted.get("time_col")
+    target_col = args.target_col or fitted.get("target_col", "target")
+    if args.target_col and not id_col:
+        raise CLIError("--target-col applies to long format: name the series-id column with --id-col too")
+    y, time_col = read_csv(args.data, time_col, (id_col, target_col) if id_col else None, _note(args))
+    if not id_col:
+        return y, {}
+    names = dict(id_col=id_col, time_col=time_col, target_col=target_col)
+    if fitted:  # the model reads long data by the names it was fitted with
+        y = y.rename(columns={names[k]: fitted[k] for k in names})
+        names = fitted
+    return y, names
 
 
 def cmd_forecast(args) -> None:
-    import tsdiff
-
     quantiles = _quantiles(args.quantiles)
-    y, args.time_col_resolved = _read_csv(args.data, args.time_col, args.id_col)
+    check_outputs({"--output": args.output, "--plot": args.plot, "--save": args.save}, args.data)
     if args.load:
-        model = tsdiff.load(args.load)
+        model = _load(args)
+        y, _ = _read_forecast_input(args, model)
+        forecast = model.predict(y=y, num_samples=args.samples, quantiles=quantiles, seed=args.seed)
     else:
-        model = _model(args.model, args.horizon, args).fit(y, **_long_kwargs(args))
-    forecast = model.predict(num_samples=args.samples, quantiles=quantiles, seed=args.seed)
+        if args.horizon is None:
+            raise CLIError("--horizon is required (unless --load gives a saved model)")
+        y, long_cols = _read_forecast_input(args, None)
+        model = _model(args.model, args.horizon, args).fit(y, **long_cols)
+        forecast = model.predict(num_samples=args.samples, quantiles=quantiles, seed=args.seed)
     frame = forecast.to_frame(quantiles=quantiles)
     frame.to_csv(args.output, index=forecast.layout.kind != "long")
     if args.plot:
@@ -93,7 +117,8 @@ def cmd_forecast(args) -> None:
 def cmd_impute(args) -> None:
     import tsdiff
 
-    y, _ = _read_csv(args.data, args.time_col, None)
+    check_outputs({"--output": args.output, "--plot": args.plot}, args.data)
+    y, _ = read_csv(args.data, args.time_col, None, _note(args))
     kwargs = dict(progress=not args.quiet, seed=args.seed)
     if args.epochs is not None:
         kwargs["epochs"] = args.epochs
@@ -155,14 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
 
     f = sub.add_parser("forecast", parents=[common], help="forecast the next --horizon steps")
-    f.add_argument("--horizon", type=_positive_int, required=True, help="number of steps to forecast")
-    f.add_argument("--model", choices=["timegrad", "csdi"], default="timegrad")
+    f.add_argument("--horizon", type=_positive_int,
+                   help="number of steps to forecast (required unless --load; then it must match the model's)")
+    f.add_argument("--model", choices=["timegrad", "csdi"], help="the model to train (default timegrad)")
     f.add_argument("--freq", help="pandas frequency (default: inferred)")
     f.add_argument("--quantiles", default="0.1,0.5,0.9", help="comma-separated levels in (0, 1)")
     f.add_argument("--id-col", help="long format: the series-id column (with --target-col)")
-    f.add_argument("--target-col", default="target", help="long format: the value column")
+    f.add_argument("--target-col", help="long format: the value column (default target)")
     f.add_argument("--save", help="save the fitted model to this .tsd file")
-    f.add_argument("--load", help="forecast with a saved .tsd model instead of training")
+    f.add_argument("--load", help="forecast the CSV's data with a saved .tsd model instead of training one")
     f.set_defaults(func=cmd_forecast)
 
     i = sub.add_parser("impute", parents=[common], help="fill missing values with CSDI")
@@ -178,8 +204,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "quiet", False):
         os.environ["TQDM_DISABLE"] = "1"
+    def one_line(message, category, *_args, **_kwargs):  # warnings about the data, as one line each
+        print(f"tsdiff {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line
+            for category in (DeprecationWarning, FutureWarning):  # the libraries' API notices: not for CLI users
+                warnings.simplefilter("ignore", category)
+            args.func(args)
     except (CLIError, ValueError, TypeError, FileNotFoundError) as exc:
         print(f"tsdiff {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -124,6 +124,8 @@ class CSDI(DiffusionForecaster):
         fitted_vars = list(self.grid_.frame().columns)
         if list(grid.frame().columns) != fitted_vars:
             raise ValueError(f"y has variables {list(grid.frame().columns)}; the model was fitted on {fitted_vars}")
+        if y is not None:
+            self._check_time_axis(grid)
         L, T = self.window_length, grid.length
         if T < L:
             raise ValueError(f"y has {T} time steps; imputation works on windows of {L} "

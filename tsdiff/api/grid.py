@@ -61,6 +61,9 @@ def covariates_on(covariates, index: pd.Index, what: str) -> np.ndarray:
                         f"got {type(covariates).__name__}")
     if covariates.empty:
         raise ValueError(f"{what} is empty")
+    if covariates.columns.has_duplicates:
+        raise ValueError(f"{what} have duplicate column names "
+                         f"{list(dict.fromkeys(covariates.columns[covariates.columns.duplicated()]))}")
     bad = [c for c in covariates.columns if not pd.api.types.is_numeric_dtype(covariates[c])
            or pd.api.types.is_bool_dtype(covariates[c])]
     if bad:
@@ -73,6 +76,9 @@ def covariates_on(covariates, index: pd.Index, what: str) -> np.ndarray:
             cov_index = pd.DatetimeIndex(cov_index)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{what} must be indexed by timestamps, got a {type(covariates.index).__name__}") from exc
+    if isinstance(index, pd.DatetimeIndex) and str(cov_index.tz) != str(index.tz):
+        raise ValueError(f"{what} have timestamps in time zone {cov_index.tz}, the data in {index.tz}; "
+                         "convert them (tz_convert / tz_localize) to the data's time zone")
     if cov_index.has_duplicates:
         raise ValueError(f"{what} has duplicate timestamps")
     missing = index.difference(cov_index)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from tsdiff import checks
 from tsdiff.data import from_pandas
@@ -145,6 +146,24 @@ class DiffusionForecaster:
             raise ValueError(f"{what} has {grid.length} time steps; {self.name} needs at least context_length + "
                              f"prediction_length = {needed} (lower context_length or prediction_length)")
 
+    def _check_time_axis(self, grid: Grid) -> None:
+        """New data must share the fitted frequency and time zone: 15-minute data fed to an hourly model, or UTC
+        data to a model fitted on local time (its hour-of-day features would shift), are refused."""
+        new, fitted = grid.layout.freq, self.grid_.layout.freq
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # period aliases ('M') are deprecated as offsets
+            try:
+                same = new == fitted or to_offset(new) == to_offset(fitted)
+            except ValueError:  # not an offset alias: the strings already differ
+                same = False
+        if not same:
+            raise ValueError(f"y has frequency {new!r}, but the model was fitted on {fitted!r} data; "
+                             f"resample y to {fitted!r} (or fit a model on {new!r} data)")
+        new_tz, fitted_tz = (str(getattr(g.start, "tz", None)) for g in (grid, self.grid_))
+        if new_tz != fitted_tz:
+            raise ValueError(f"y has timestamps in time zone {new_tz}, but the model was fitted on {fitted_tz} "
+                             "timestamps; convert y (tz_convert / tz_localize) to the fitted time zone")
+
     def _covariates(self, covariates, grid: Grid, extra: int, what: str) -> np.ndarray | None:
         if covariates is None:
             return None
@@ -217,6 +236,7 @@ class DiffusionForecaster:
             if list(grid.frame().columns) != fitted_vars:
                 raise ValueError(f"y has variables {list(grid.frame().columns)}; the model was fitted on "
                                  f"{fitted_vars}")
+            self._check_time_axis(grid)
             self._check_length(grid, "y")
         if self.covariates_ is not None and covariates is None:
             raise ValueError("the model was fitted with covariates: pass covariates covering history and horizon")

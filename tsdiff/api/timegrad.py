@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
+from tsdiff.data.pandas_time import to_period
 from tsdiff.diffusion import SamplingOptions
 from tsdiff.quiet import quiet_lightning
 
@@ -59,7 +61,8 @@ class TimeGrad(DiffusionForecaster):
             **self.model_kwargs)
 
     def _entry(self, grid: Grid, covariates: np.ndarray | None) -> dict:
-        start = grid.start if isinstance(grid.start, pd.Period) else pd.Period(grid.index()[0], freq=grid.layout.freq)
+        # to_period: offsets without a Period twin (month start 'MS') map to their base unit ('M')
+        start = grid.start if isinstance(grid.start, pd.Period) else to_period(grid.start, to_offset(grid.layout.freq))
         entry = {"start": start, "target": grid.values, "item_id": "0"}
         if covariates is not None:
             entry["feat_dynamic_real"] = covariates

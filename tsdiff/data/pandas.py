@@ -15,7 +15,6 @@ names and dtypes; values pass through float32).
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,7 +23,20 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-__all__ = ["PandasLayout", "from_pandas", "to_pandas"]
+from .pandas_time import (
+    LargeGapWarning,
+    as_time_index,
+    check_order,
+    infer_offset,
+    large_gaps,
+    regular_grid,
+    step_offset,
+    strict_offset,
+    to_period,
+    warn_large_gaps,
+)
+
+__all__ = ["LargeGapWarning", "PandasLayout", "from_pandas", "to_pandas"]
 
 
 @dataclass(frozen=True)
@@ -60,125 +72,16 @@ class PandasLayout:
     id_dtype: Any = None
 
 
-# ----------------------------------------------------------------------------------------------- time handling
-
-
-def _as_time_index(index: pd.Index, what: str) -> pd.DatetimeIndex | pd.PeriodIndex:
-    """``index`` as a DatetimeIndex/PeriodIndex; strings are parsed, anything else is a TypeError."""
-    if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
-        out = index
-    elif isinstance(index.dtype, pd.PeriodDtype):
-        out = pd.PeriodIndex(index)
-    elif index.dtype == object or pd.api.types.is_string_dtype(index.dtype):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "could not infer format" is noise here; failures raise below
-                out = pd.DatetimeIndex(pd.to_datetime(index), name=index.name)
-        except (ValueError, TypeError) as exc:
-            raise TypeError(
-                f"{what} is not time-like and cannot be converted to datetimes ({type(exc).__name__}: {exc})"
-            ) from exc
-    else:
-        raise TypeError(
-            f"{what} is not time-like (got {type(index).__name__} of dtype {index.dtype}); "
-            "use a DatetimeIndex or PeriodIndex (or datetime strings)"
-        )
-    if out.hasnans:
-        raise ValueError(f"{what} contains missing timestamps (NaT)")
-    return out
-
-
-def _check_order(idx: pd.Index, label: str) -> None:
-    dup = idx.duplicated()
-    if dup.any():
-        raise ValueError(f"duplicate timestamps in {label}: {idx[dup][0]} occurs more than once")
-    if not idx.is_monotonic_increasing:
-        i = int(np.flatnonzero(np.diff(idx.asi8) < 0)[0]) + 1
-        raise ValueError(
-            f"timestamps in {label} are not sorted: {idx[i]} comes after {idx[i - 1]} (sort by time first)"
-        )
-
-
-def _strict_offset(idx: pd.Index) -> pd.DateOffset | None:
-    """The index's own frequency, or ``pd.infer_freq``'s; ``None`` when neither knows (gaps, < 3 points)."""
-    if isinstance(idx, pd.PeriodIndex) or idx.freq is not None:
-        return idx.freq
-    if len(idx) >= 3:
-        inferred = pd.infer_freq(idx)
-        if inferred is not None:
-            return to_offset(inferred)
-    return None
-
-
-def _step_offset(idx: pd.Index, label: str) -> pd.DateOffset | None:
-    """Fallback for gaps: the smallest step, if every step is a whole multiple of it and at least half of the
-    steps are that one (so data switching between two rates is reported, not read as "gaps"); ``None`` for < 2
-    points."""
-    if len(idx) < 2:
-        return None
-    steps = np.diff(idx.asi8)
-    step = int(steps.min())
-    if np.all(steps % step == 0) and 2 * np.count_nonzero(steps == step) >= len(steps):
-        return to_offset(pd.Timedelta(step, unit="ns"))
-    seen = ", ".join(str(pd.Timedelta(int(s), unit="ns")) for s in np.unique(steps)[:5])
-    raise ValueError(
-        f"cannot infer a regular frequency for {label}: mixed or irregular steps between timestamps ({seen}); "
-        "pass freq=... if the data is regular with gaps, or resample it"
-    )
-
-
-def _infer_offset(idx: pd.Index, label: str) -> pd.DateOffset | None:
-    """The grid frequency of sorted unique timestamps; ``None`` if there are fewer than two."""
-    return _strict_offset(idx) or _step_offset(idx, label)
-
-
-def _grid(idx: pd.Index, offset: pd.DateOffset, label: str) -> pd.Index:
-    """The full ``offset`` grid from the first to the last timestamp; every timestamp must lie on it."""
-    if isinstance(idx, pd.PeriodIndex):
-        if idx.freq != offset:
-            raise ValueError(f"{label} has period frequency {idx.freqstr}, but freq={offset.freqstr} was asked")
-        full = pd.period_range(idx[0], idx[-1], freq=offset, name=idx.name)
-    else:
-        full = pd.date_range(idx[0], idx[-1], freq=offset, name=idx.name)
-    on_grid = idx.isin(full)
-    if not on_grid.all():
-        raise ValueError(
-            f"timestamps of {label} are not on one regular {offset.freqstr} grid starting at {idx[0]} (first "
-            f"off-grid timestamp: {idx[~on_grid][0]}); mixed frequency? pass the right freq=... or resample"
-        )
-    return full
-
-
-_PERIOD_ALIAS = {"MS": "M", "BMS": "M", "QS": "Q", "BQS": "Q", "YS": "Y", "BYS": "Y", "SMS": "D"}
-
-
-def _to_period(start: pd.Timestamp | pd.Period, offset: pd.DateOffset) -> pd.Period:
-    """GluonTS wants ``start`` as a Period; "start" offsets (MS, QS, YS) have no Period twin, use the base unit."""
-    if isinstance(start, pd.Period):
-        return start
-    naive = start.tz_localize(None) if start.tzinfo is not None else start  # Periods carry no time zone
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # e.g. "Period with BDay freq is deprecated"
-        try:
-            return pd.Period(naive, freq=offset)
-        except (ValueError, TypeError, AttributeError):
-            alias = _PERIOD_ALIAS.get(offset.name.split("-")[0])
-            if alias is None:
-                raise ValueError(f"frequency {offset.freqstr} has no pandas Period equivalent") from None
-            return pd.Period(naive, freq=f"{offset.n if offset.n != 1 else ''}{alias}")
-
-
 # ---------------------------------------------------------------------------------------------- value handling
 
 
 def _check_numeric(frame: pd.DataFrame, what: str) -> None:
-    bad = [
-        c for c in frame.columns
-        if not pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_bool_dtype(frame[c].dtype)
-    ]  # fmt: skip
+    types = pd.api.types
+    bad = [(c, dtype) for c, dtype in frame.dtypes.items()
+           if not types.is_numeric_dtype(dtype) or types.is_bool_dtype(dtype) or types.is_complex_dtype(dtype)]
     if bad:
-        kinds = ", ".join(f"{c!r} ({frame[c].dtype})" for c in bad)
-        raise TypeError(f"{what} must be numeric; non-numeric column(s): {kinds} (convert with pd.to_numeric)")
+        kinds = ", ".join(f"{c!r} ({dtype})" for c, dtype in bad)
+        raise TypeError(f"{what} must be real numbers; non-numeric column(s): {kinds} (convert with pd.to_numeric)")
 
 
 def _float_values(frame: pd.DataFrame, what: str) -> np.ndarray:
@@ -221,7 +124,7 @@ def _restore_dtype(values: np.ndarray, dtype) -> np.ndarray | pd.api.extensions.
 
 
 def _entry(start, values: np.ndarray, offset, item_id) -> dict:
-    return {"start": _to_period(start, offset), "target": values.astype(np.float32), "item_id": item_id}
+    return {"start": to_period(start, offset), "target": values.astype(np.float32), "item_id": item_id}
 
 
 def _offset_for(idx: pd.Index, freq: str | pd.DateOffset | None, label: str) -> pd.DateOffset:
@@ -231,7 +134,7 @@ def _offset_for(idx: pd.Index, freq: str | pd.DateOffset | None, label: str) -> 
             return pd.PeriodDtype(freq).freq if isinstance(idx, pd.PeriodIndex) else to_offset(freq)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"invalid freq {freq!r}: {exc}") from exc
-    offset = _infer_offset(idx, label)
+    offset = infer_offset(idx, label)
     if offset is None:
         raise ValueError(f"cannot infer the frequency of {label} from a single timestamp; pass freq=...")
     return offset
@@ -247,14 +150,15 @@ def _from_indexed(y: pd.Series | pd.DataFrame, freq, kind: str) -> tuple[list[di
     if len(y) == 0 or (kind == "wide" and y.shape[1] == 0):
         raise ValueError(f"empty {what}: nothing to convert")
     frame = y.to_frame() if kind == "series" else y
-    idx = _as_time_index(y.index, f"the index of the {what}")
-    _check_order(idx, f"the {what} index")
+    idx = as_time_index(y.index, f"the index of the {what}")
+    check_order(idx, f"the {what} index")
     offset = _offset_for(idx, freq, f"the {what} index")
-    full = _grid(idx, offset, f"the {what} index")
-    label = f"series {y.name!r}" if kind == "series" else "DataFrame"
+    full = regular_grid(idx, offset, f"the {what} index")
+    label = "DataFrame" if kind == "wide" else "series" if y.name is None else f"series {y.name!r}"
     arr = _float_values(frame, f"the values of the {label}")  # (T, D)
     _check_not_all_nan(arr, list(frame.columns), label)
     if len(full) != len(idx):  # gaps: spread the rows onto the full grid, NaN elsewhere
+        warn_large_gaps([(label, large_gaps(full, idx))], offset)
         grid = np.full((len(full), arr.shape[1]), np.nan)
         grid[full.get_indexer(idx)] = arr
         arr = grid
@@ -283,20 +187,13 @@ def _from_indexed(y: pd.Series | pd.DataFrame, freq, kind: str) -> tuple[list[di
 def _time_column(df: pd.DataFrame, time_col: Hashable) -> pd.Index:
     col = df[time_col]
     if isinstance(col.dtype, pd.PeriodDtype):
-        return _as_time_index(pd.PeriodIndex(col), f"column {time_col!r}")
+        return as_time_index(pd.PeriodIndex(col), f"column {time_col!r}")
     if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        return _as_time_index(pd.DatetimeIndex(col), f"column {time_col!r}")
-    return _as_time_index(pd.Index(col), f"column {time_col!r}")
+        return as_time_index(pd.DatetimeIndex(col), f"column {time_col!r}")
+    return as_time_index(pd.Index(col), f"column {time_col!r}")
 
 
 def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[list[dict], PandasLayout]:
-    missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"long-format DataFrame lacks column(s) {missing}; it has columns {list(df.columns)}. Name them with "
-            f"id_col=, time_col=, target_col= (now {id_col!r}, {time_col!r}, {target_col!r}; Nixtla: "
-            "'unique_id', 'ds', 'y')"
-        )
     if len(df) == 0:
         raise ValueError("empty DataFrame: nothing to convert")
     if df[id_col].isna().any():
@@ -310,16 +207,16 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
     for item in ids:
         rows = positions[item]
         idx = times[rows]
-        _check_order(idx, f"item {item!r}")
+        check_order(idx, f"item {item!r}")
         groups.append((item, rows, idx))
     if freq is not None:
         offset = _offset_for(times, freq, "")
     else:
         # items without gaps decide (they must agree); only if none can, fall back to the smallest common step
-        strict = {item: _strict_offset(idx) for item, _, idx in groups}
+        strict = {item: strict_offset(idx) for item, _, idx in groups}
         found = {o for o in strict.values() if o is not None}
         if not found:
-            found = {o for item, _, idx in groups if (o := _step_offset(idx, f"item {item!r}")) is not None}
+            found = {o for item, _, idx in groups if (o := step_offset(idx, f"item {item!r}")) is not None}
             if found and all(isinstance(o, pd.offsets.Tick) for o in found):
                 found = {min(found, key=lambda o: o.nanos)}  # grid check below catches incompatible items
         if not found:
@@ -331,9 +228,10 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
                              "pass freq=... or resample")
         offset = found.pop()
 
-    entries, nan_items = [], []
+    entries, nan_items, gaps = [], [], []
     for item, rows, idx in groups:
-        full = _grid(idx, offset, f"item {item!r}")
+        full = regular_grid(idx, offset, f"item {item!r}")
+        gaps.append((f"item {item!r}", large_gaps(full, idx)))
         target = np.full(len(full), np.nan)
         target[full.get_indexer(idx)] = values[rows]
         if np.isnan(target).all():
@@ -341,6 +239,7 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
         entries.append(_entry(idx[0], target, offset, item))
     if nan_items:
         raise ValueError(f"column {target_col!r}: all values are NaN for item(s) {nan_items[:10]}")
+    warn_large_gaps(gaps, offset)
     layout = PandasLayout(
         kind="long",
         freq=_layout_freq(groups[0][2][0], offset),
@@ -354,6 +253,57 @@ def _from_long(df: pd.DataFrame, freq, id_col, time_col, target_col) -> tuple[li
     return entries, layout
 
 
+def _parses_as_time(index: pd.Index) -> bool:
+    try:
+        as_time_index(index, "index")
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _frame_kind(df: pd.DataFrame, id_col, time_col, target_col) -> Literal["wide", "long"]:
+    """Wide or long, decided by the frame alone (column names can coincide, so a name is never enough):
+
+    * long: all three long-format columns are present, nothing else, and the index is not a time index;
+    * wide: the index is a DatetimeIndex/PeriodIndex (or dates as text), whatever the columns are called;
+    * anything else is refused, naming what is missing. A time index together with all three long-format columns
+      is ambiguous and refused too.
+    """
+    duplicated = df.columns[df.columns.duplicated()]
+    if len(duplicated):
+        raise ValueError(f"the DataFrame has duplicate column names {list(dict.fromkeys(duplicated))}; "
+                         "give every column its own name")
+    long_cols = (id_col, time_col, target_col)
+    present = [c for c in long_cols if c in df.columns]
+    time_indexed = isinstance(df.index, (pd.DatetimeIndex, pd.PeriodIndex))
+    if len(present) == 3:
+        if time_indexed:
+            raise ValueError(
+                f"ambiguous DataFrame: it has a time index (wide format) and the long-format columns {present}. "
+                "For long format drop the index (reset_index(drop=True)); for wide format rename the columns")
+        extra = [c for c in df.columns if c not in long_cols]
+        if extra:
+            raise ValueError(
+                f"long-format DataFrame has column(s) {extra} besides {list(long_cols)}; one target column is read "
+                "per id, so drop the others (covariates go to covariates= as a wide frame)")
+        return "long"
+    if time_indexed:
+        return "wide"
+    if df.index.dtype == object or pd.api.types.is_string_dtype(df.index.dtype):  # dates as text, perhaps
+        if not present or _parses_as_time(df.index):
+            return "wide"
+    if present:
+        missing = [c for c in long_cols if c not in df.columns]
+        raise ValueError(
+            f"long-format DataFrame lacks column(s) {missing}; it has columns {list(df.columns)}. Name them with "
+            f"id_col=, time_col=, target_col= (now {id_col!r}, {time_col!r}, {target_col!r}; Nixtla: "
+            "'unique_id', 'ds', 'y'), or give a wide frame a DatetimeIndex")
+    raise TypeError(
+        f"the DataFrame index is not time-like (got {type(df.index).__name__} of dtype {df.index.dtype}). A "
+        f"wide frame needs a DatetimeIndex/PeriodIndex; a long frame needs columns {id_col!r}, {time_col!r}, "
+        f"{target_col!r} (pass id_col=, time_col=, target_col=); it has columns {list(df.columns)}")
+
+
 def from_pandas(
     y: pd.Series | pd.DataFrame,
     freq: str | pd.DateOffset | None = None,
@@ -363,8 +313,11 @@ def from_pandas(
 ) -> tuple[list[dict], PandasLayout]:
     """Convert a pandas series/frame to a GluonTS dataset (a list of data entries) and its layout.
 
-    A DataFrame is read as *wide* when its index is time-like (DatetimeIndex, PeriodIndex, datetime strings) and
-    it has neither ``id_col`` nor ``time_col``; as *long* when it has ``id_col`` or ``time_col`` columns.
+    A DataFrame is read as *long* when it has exactly the columns ``id_col``, ``time_col`` and ``target_col`` and
+    no time index; as *wide* when its index is time-like (DatetimeIndex, PeriodIndex, datetime strings), whatever
+    its columns are called. Other frames are refused (see ``_frame_kind``). Timestamps missing from the grid become
+    NaN rows; when they are more than 10 % of the grid, or one gap exceeds 1,000 steps, a
+    :class:`LargeGapWarning` names the largest gap.
 
     Args:
         y: the data; never modified.
@@ -379,23 +332,16 @@ def from_pandas(
     Raises:
         TypeError: not a Series/DataFrame; non-numeric (or boolean) target column(s); an index/time column that
             is not time-like.
-        ValueError: empty input; unsorted or duplicate timestamps (per id for long); uninferable or mixed
-            frequency; missing long-format columns; an all-NaN series/column/id; inf values.
+        ValueError: empty input; duplicate column names; unsorted or duplicate timestamps (per id for long);
+            uninferable or mixed frequency; missing or extra long-format columns, or a time index with them; an
+            all-NaN series/column/id; inf values.
     """
     if isinstance(y, pd.Series):
         return _from_indexed(y, freq, "series")
     if not isinstance(y, pd.DataFrame):
         raise TypeError(f"expected a pandas Series or DataFrame, got {type(y).__name__}")
-    if id_col in y.columns or time_col in y.columns:
+    if _frame_kind(y, id_col, time_col, target_col) == "long":
         return _from_long(y, freq, id_col, time_col, target_col)
-    if not isinstance(y.index, (pd.DatetimeIndex, pd.PeriodIndex)) and not (
-        y.index.dtype == object or pd.api.types.is_string_dtype(y.index.dtype)
-    ):
-        raise TypeError(
-            f"the DataFrame index is not time-like (got {type(y.index).__name__} of dtype {y.index.dtype}). A "
-            f"wide frame needs a DatetimeIndex/PeriodIndex; a long frame needs columns {id_col!r}, {time_col!r}, "
-            f"{target_col!r} (pass id_col=, time_col=, target_col=); it has columns {list(y.columns)}"
-        )
     return _from_indexed(y, freq, "wide")
 
 

@@ -1,0 +1,241 @@
+"""The command line's file handling: reading the input CSV and checking output paths before any training.
+
+CSV rules (what ``tsdiff forecast/impute data.csv`` accepts):
+
+* the delimiter is sniffed from the first lines: ``,`` ``;`` tab or ``|`` (the first that splits every line into
+  the same number of fields, more than one); with ``;``, tab or ``|``, numbers written with a decimal comma
+  (``1,5``) are read as decimals when no number in the sample uses a decimal point;
+* a first column holding the row numbers 0, 1, 2, ... (or 1, 2, 3, ...), as ``DataFrame.to_csv`` writes them, is
+  dropped, with a note, when it has no header or no ``--time-col`` was given;
+* the time column (``--time-col``, default: the first remaining column) must hold dates or times as text; a
+  numeric column is refused (numbers would otherwise read as nanoseconds after 1970-01-01), naming a column that
+  does look like dates if there is one;
+* timestamps are parsed by :func:`tsdiff.data.pandas_time.parse_datetimes`: ISO 8601 as is, other dates month-
+  or day-first, whichever parses, refused when both do with different results (01/02/2024); timestamps with mixed
+  UTC offsets (a daylight-saving change) are converted to UTC, with a note.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_LINES = 50
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
+_PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".eps", ".ps")
+
+
+class CLIError(Exception):
+    """An error to report as one line."""
+
+
+def _name(delimiter: str) -> str:
+    return {"\t": "tab"}.get(delimiter, repr(delimiter))
+
+
+def sniff_format(lines: list[str]) -> tuple[str, str]:
+    """``(delimiter, decimal)`` of CSV text from its first non-empty ``lines`` (header first)."""
+    delimiter = ","
+    for candidate in DELIMITERS:
+        widths = {len(row) for row in csv.reader(lines, delimiter=candidate)}
+        if len(widths) == 1 and widths.pop() > 1:
+            delimiter = candidate
+            break
+    decimal = "."
+    if delimiter != ",":
+        fields = [f.strip() for row in csv.reader(lines[1:], delimiter=delimiter) for f in row]
+        if any(_DECIMAL_COMMA.match(f) for f in fields) and not any(_DECIMAL_POINT.match(f) for f in fields):
+            decimal = ","
+    return delimiter, decimal
+
+
+def _head(path: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        lines = [line for _, line in zip(range(_SNIFF_LINES), fh)]
+    return [line for line in lines if line.strip()]
+
+
+def _preview(values) -> str:
+    shown = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in list(values[:3])]
+    return ", ".join(shown) + (", …" if len(values) > 3 else "")
+
+
+def _is_row_number(column) -> bool:
+    import numpy as np
+    import pandas as pd
+
+    if not pd.api.types.is_integer_dtype(column.dtype) or len(column) < 2:
+        return False
+    values = column.to_numpy()
+    return bool(np.array_equal(values, np.arange(len(values))) or np.array_equal(values, np.arange(1, len(values) + 1)))
+
+
+def _looks_like_value(text: str) -> bool:
+    """A number or a timestamp: what a header line should not consist of."""
+    import pandas as pd
+
+    text = text.strip()
+    if not text:
+        return False
+    try:
+        float(text.replace(",", "."))
+        return True
+    except ValueError:
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pd.Timestamp(text)
+        return any(ch.isdigit() for ch in text)
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def _looks_like_dates(column) -> bool:
+    import pandas as pd
+
+    from tsdiff.data.pandas_time import parse_datetimes
+
+    if pd.api.types.is_numeric_dtype(column.dtype) or column.dropna().empty:
+        return False
+    try:
+        parse_datetimes(column.dropna().iloc[:20])
+        return True
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
+def read_csv(path: str, time_col: str | None, long_cols: tuple[str, str] | None, note: Callable[[str], None]):
+    """Read ``path`` for the CLI: a wide frame indexed by time, or (``long_cols = (id_col, target_col)``) a long
+    frame with its time column parsed. Returns ``(frame, time_col)``; raises CLIError naming the problem."""
+    frame, delimiter, decimal = _read_table(path)
+    frame, time_col = _with_time_column(frame, time_col, path, note)
+    if long_cols is not None:
+        for role, col in zip(("id", "target"), long_cols):
+            if col not in frame.columns:
+                raise CLIError(f"{role} column {col!r} not in {path}; columns are {list(frame.columns)}")
+        _check_numeric(frame[[long_cols[1]]], path, delimiter, decimal)
+        return frame, time_col
+    frame = frame.set_index(time_col)
+    _check_numeric(frame, path, delimiter, decimal)
+    return frame, time_col
+
+
+def _read_table(path: str):
+    """The CSV as read with its sniffed delimiter and decimal: ``(frame, delimiter, decimal)``."""
+    import pandas as pd
+
+    if os.path.isdir(path):
+        raise CLIError(f"input {path} is a directory, not a CSV file")
+    if not os.path.isfile(path):
+        raise CLIError(f"input file not found: {path}")
+    try:
+        lines = _head(path)
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc}") from exc
+    if not lines:
+        raise CLIError(f"{path} is empty")
+    delimiter, decimal = sniff_format(lines)
+    header = next(csv.reader(lines[:1], delimiter=delimiter))
+    if all(_looks_like_value(h) for h in header):
+        raise CLIError(f"the first line of {path} holds values ({_preview(header)}), not column names; add a "
+                       "header line such as time,a,b")
+    dups = sorted({h for h in header if header.count(h) > 1 and h.strip()})
+    if dups:
+        raise CLIError(f"{path} has duplicate column names {dups}; give every column its own name")
+    try:
+        frame = pd.read_csv(path, sep=delimiter, decimal=decimal)
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"cannot read {path}: it is not UTF-8 text ({exc}); save it as UTF-8") from exc
+    except Exception as exc:  # pandas raises many parser error types
+        raise CLIError(f"cannot read {path} as CSV (delimiter {_name(delimiter)}): {exc}") from exc
+    if frame.shape[1] < 2:
+        raise CLIError(f"{path} has a single column ({list(frame.columns)[:1]}) when split at {_name(delimiter)}; "
+                       f"expected a time column and value columns separated by one of , ; tab |")
+    if frame.empty:
+        raise CLIError(f"{path} has no rows")
+    return frame, delimiter, decimal
+
+
+def _with_time_column(frame, time_col: str | None, path: str, note: Callable[[str], None]):
+    """Drop a leading row-number column, find the time column and parse it: ``(frame, time_col)``."""
+    import pandas as pd
+
+    from tsdiff.data.pandas_time import parse_datetimes
+
+    first, requested = frame.columns[0], time_col
+    unnamed = str(first).startswith("Unnamed: 0")
+    if first != requested and _is_row_number(frame[first]) and (unnamed or requested is None):
+        note(f"ignoring column {first!r} of {path}: it holds row numbers ({_preview(frame[first])})")
+        frame = frame.drop(columns=first)
+    time_col = time_col or frame.columns[0]
+    if time_col not in frame.columns:
+        raise CLIError(f"time column {time_col!r} not in {path}; columns are {list(frame.columns)}")
+    times = frame[time_col]
+    if pd.api.types.is_numeric_dtype(times.dtype):
+        dated = [c for c in frame.columns if c != time_col and _looks_like_dates(frame[c])]
+        hint = f"; column {dated[0]!r} looks like dates: pass --time-col {dated[0]}" if dated else ""
+        what = (f"--time-col {time_col!r} names a numeric column" if requested is not None
+                else f"{path} has no time column: its first column {time_col!r} holds numbers")
+        raise CLIError(f"{what} ({_preview(times)}), not dates or times{hint}. The time column must hold "
+                       "timestamps as text, e.g. 2024-01-31 or 2024-01-31 13:00")
+    try:
+        parsed, to_utc = parse_datetimes(times, to_utc=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise CLIError(f"column {time_col!r} of {path} is not a timestamp column ({exc})") from exc
+    if parsed.isna().any():
+        row = int(parsed.isna().argmax())
+        raise CLIError(f"column {time_col!r} of {path} has a missing or unreadable timestamp in data row {row + 1} "
+                       f"({times.iloc[row]!r})")
+    if to_utc:
+        note(f"column {time_col!r} of {path} mixes UTC offsets (daylight saving?); timestamps converted to UTC")
+    frame[time_col] = parsed
+    return frame, time_col
+
+
+def _check_numeric(frame, path: str, delimiter: str, decimal: str) -> None:
+    import pandas as pd
+
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        present = values.dropna().astype(str)
+        bad = present[pd.to_numeric(present, errors="coerce").isna()]  # the cells that are not numbers
+        examples = _preview((bad if len(bad) else present).unique())
+        raise CLIError(f"column {col!r} of {path} is not numeric (values like {examples}); it was read with "
+                       f"delimiter {_name(delimiter)} and decimal {decimal!r}")
+
+
+# ------------------------------------------------------------------------------------------------ output paths
+
+
+def check_outputs(outputs: dict[str, str | None], input_path: str) -> None:
+    """Refuse, before any work, output paths that cannot be written: ``outputs`` maps a flag to its path (or None)."""
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        target = Path(path)
+        if target.is_dir():
+            raise CLIError(f"{flag} {path} is a directory; give a file name")
+        parent = target.parent
+        if not parent.exists():
+            raise CLIError(f"{flag} {path}: directory {str(parent)!r} does not exist")
+        if not parent.is_dir():
+            raise CLIError(f"{flag} {path}: {str(parent)!r} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+            raise CLIError(f"{flag} {path}: not writable (permission denied)")
+        if flag == "--plot" and target.suffix.lower() not in _PLOT_SUFFIXES:
+            raise CLIError(f"--plot {path}: the file name must end in one of {', '.join(_PLOT_SUFFIXES)}")
+        resolved = os.path.realpath(target)
+        if resolved == os.path.realpath(input_path):
+            raise CLIError(f"{flag} {path} would overwrite the input file")
+        if resolved in seen:
+            raise CLIError(f"{flag} and {seen[resolved]} name the same file {path}")
+        seen[resolved] = flag

@@ -7,7 +7,6 @@ exactly the same windows and targets as for the multivariate models.
 """
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 import warnings
@@ -15,6 +14,8 @@ import warnings
 import numpy as np
 
 from experiments.common import ConfigError, config_errors, load_forecast_task, score_forecasts
+from tsdiff.models.base import trainer_kwargs
+from tsdiff.quiet import quiet_lightning
 
 DEEPAR_DEFAULTS = {
     "epochs": 100,                 # GluonTS DeepAR defaults ("paper" presets)
@@ -48,31 +49,11 @@ def _config(defaults: dict, config: dict, model: str) -> dict:
     return {**defaults, **config}
 
 
-# warnings GluonTS/Lightning emit on every CPU training run; nothing a user can act on
-_NOISE = ".*(num_workers|does not have many workers|non-tuple|validation_step).*"
-
-
-class _quiet_lightning:
-    """Lightning's per-epoch info lines (checkpoint saved, GPU available, ...) off while training."""
-
-    names = ("lightning.pytorch", "lightning.fabric", "gluonts")
-
-    def __enter__(self):
-        self.levels = [logging.getLogger(n).level for n in self.names]
-        for n in self.names:
-            logging.getLogger(n).setLevel(logging.WARNING)
-
-    def __exit__(self, *exc):
-        for n, level in zip(self.names, self.levels):
-            logging.getLogger(n).setLevel(level)
-
-
 def _forecast_samples(predictor, task) -> tuple[list[np.ndarray], float]:
     """Per-entry samples (S, H) for ``task.test_inputs()`` and the seconds it took."""
     started = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pandas deprecations of GluonTS's "B"/"H" frequencies
-        warnings.filterwarnings("ignore", message=".*non-tuple sequence.*")  # inside gluonts.torch.util
+    with warnings.catch_warnings(), quiet_lightning():  # pandas deprecations of GluonTS's "B"/"H" frequencies, ...
+        warnings.simplefilter("ignore", FutureWarning)
         samples = [np.asarray(f.samples) for f in predictor.predict(task.test_inputs())]
     return samples, time.time() - started
 
@@ -154,15 +135,7 @@ def _deepar_estimator(task, cfg: dict, device: str, workdir: str, num_series: in
         num_parallel_samples=cfg["num_samples"],
         num_feat_static_cat=1 if cfg["use_feat_static_cat"] else 0,
         cardinality=[num_series] if cfg["use_feat_static_cat"] else None,
-        trainer_kwargs={
-            "max_epochs": cfg["epochs"],
-            "accelerator": "gpu" if device == "cuda" else "cpu",
-            "devices": 1,
-            "default_root_dir": workdir,
-            "logger": False,
-            "enable_progress_bar": False,
-            "enable_model_summary": False,
-        },
+        trainer_kwargs=trainer_kwargs(cfg["epochs"], device="cuda" if device == "cuda" else "cpu", workdir=workdir),
     )
 
 
@@ -187,9 +160,8 @@ def run_deepar(dataset: str, config: dict, seed: int, device: str = "cpu", out_d
         with config_errors("deepar"):
             estimator = _deepar_estimator(task, cfg, device, tmp, num_series)
         started = time.time()
-        with warnings.catch_warnings(), _quiet_lightning():
+        with warnings.catch_warnings(), quiet_lightning():
             warnings.simplefilter("ignore", FutureWarning)
-            warnings.filterwarnings("ignore", message=_NOISE)
             predictor = estimator.train(task.dataset.train, cache_data=True)
         train_seconds = time.time() - started
         samples, sample_seconds = _forecast_samples(predictor, task)

@@ -1,6 +1,7 @@
 """GluonTS estimator scaffolding shared by both families: instance splitting, data loaders, seeding, predictor."""
 from __future__ import annotations
 
+import inspect
 from typing import Iterable, Optional
 
 import lightning.pytorch as pl
@@ -21,6 +22,14 @@ from gluonts.transform.sampler import InstanceSampler
 from tsdiff import checks
 
 from .predictor import DiffusionPredictor
+
+
+def model_arguments(model_class, values: dict, **overrides) -> dict:
+    """The constructor arguments of ``model_class`` found in ``values`` (an estimator's ``locals()``), then
+    ``overrides``: an estimator passes its model every hyperparameter it shares with it, by name, without listing
+    them again."""
+    names = [n for n in inspect.signature(model_class.__init__).parameters if n != "self"]
+    return {**{n: values[n] for n in names if n in values}, **overrides}
 
 
 class MappedBatches:

@@ -17,7 +17,7 @@ from gluonts.transform import AddObservedValuesIndicator, AsNumpyArray, Chain, S
 from gluonts.transform.sampler import InstanceSampler
 
 from ..base import DiffusionEstimator, Standardiser
-from ..base.estimator import MappedBatches
+from ..base.estimator import MappedBatches, model_arguments
 from .lightning_module import CSDILightningModule
 from .module import CSDIModel
 
@@ -116,21 +116,13 @@ class CSDIEstimator(DiffusionEstimator):
         self.scaling = scaling
         self.scaler_mean = scaler_mean
         self.scaler_std = scaler_std
-        self.model_kwargs = dict(
-            target_dim=target_dim, context_length=self.context_length, prediction_length=prediction_length,
-            mask_strategy="forecast", scaling=scaling, num_sample_features=num_sample_features,
-            residual_channels=residual_channels, residual_layers=residual_layers, heads=heads,
-            step_embedding_dim=step_embedding_dim, time_embedding_dim=time_embedding_dim,
-            feature_embedding_dim=feature_embedding_dim, dim_feedforward=dim_feedforward, dropout=dropout,
-            num_diffusion_steps=num_diffusion_steps, beta_schedule=beta_schedule, beta_start=beta_start,
-            beta_end=beta_end, num_parallel_samples=num_parallel_samples, sampler=sampler,
-            sampling_steps=sampling_steps, eta=eta,
-        )
+        self.model_kwargs = model_arguments(CSDIModel, locals(), context_length=self.context_length,
+                                            mask_strategy="forecast")
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         # every hyperparameter is checked now, without building the network, so a bad one fails here
-        CSDIModel.check_arguments(scaler_mean=scaler_mean, scaler_std=scaler_std, **self.model_kwargs)
+        CSDIModel.check_arguments(**self.model_kwargs)
         CSDILightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule)
 
     # -- data -------------------------------------------------------------------------------------------------------
@@ -167,7 +159,7 @@ class CSDIEstimator(DiffusionEstimator):
 
     def create_lightning_module(self) -> CSDILightningModule:
         return CSDILightningModule(
-            model_kwargs=dict(self.model_kwargs, scaler_mean=self.scaler_mean, scaler_std=self.scaler_std),
+            model_kwargs={**self.model_kwargs, "scaler_mean": self.scaler_mean, "scaler_std": self.scaler_std},
             lr=self.lr, weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
             total_steps=self.total_training_steps(),
         )

@@ -12,6 +12,7 @@ allowed where not observed); ``impute`` returns ``(num_samples, N, L, K)``.
 """
 from __future__ import annotations
 
+import inspect
 import tempfile
 import time
 from typing import Callable, Optional, Sequence
@@ -31,24 +32,13 @@ from .lightning_module import CSDILightningModule
 from .masks import STRATEGIES
 from .module import CSDIModel
 
-#: The network, schedule and default-sampler settings of :class:`CSDIImputer` (CSDI's defaults).
-MODEL_DEFAULTS = dict(
-    residual_channels=64,
-    residual_layers=4,
-    heads=8,
-    step_embedding_dim=128,
-    time_embedding_dim=128,
-    feature_embedding_dim=16,
-    dim_feedforward=64,
-    dropout=0.1,
-    beta_schedule="quad",
-    num_diffusion_steps=50,
-    beta_start=1e-4,
-    beta_end=0.5,
-    sampler="ddpm",
-    sampling_steps=None,
-    eta=0.0,
-)
+#: What the imputer sets itself (from the data and ``fit``); every other :class:`CSDIModel` argument is a setting.
+_SET_BY_FIT = ("self", "target_dim", "context_length", "prediction_length", "mask_strategy", "scaling", "scaler_mean",
+               "scaler_std", "num_sample_features", "num_parallel_samples")
+#: The network, schedule and default-sampler settings of :class:`CSDIImputer`, with :class:`CSDIModel`'s defaults
+#: (CSDI's): read off its signature, so a new hyperparameter of the model is a setting here at once.
+MODEL_DEFAULTS = {name: p.default for name, p in inspect.signature(CSDIModel.__init__).parameters.items()
+                  if name not in _SET_BY_FIT}
 
 
 def _as_tensor(x, dtype=torch.float32) -> torch.Tensor:

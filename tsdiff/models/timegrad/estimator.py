@@ -19,6 +19,7 @@ from gluonts.transform import (
 from gluonts.transform.sampler import InstanceSampler
 
 from ..base import DiffusionEstimator
+from ..base.estimator import model_arguments
 from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, TimeGradLightningModule
 from .module import TimeGradModel
 
@@ -119,17 +120,9 @@ class TimeGradEstimator(DiffusionEstimator):
             time_features if time_features is not None else time_features_from_frequency_str(freq)
         )
         self.num_feat_dynamic_real = num_feat_dynamic_real
-        self.model_kwargs = dict(
-            freq=freq, context_length=self.context_length, prediction_length=prediction_length,
-            target_dim=target_dim, num_time_features=len(self.time_features) + num_feat_dynamic_real,
-            lags_seq=lags_seq, cell_type=cell_type, num_layers=num_layers, hidden_size=hidden_size,
-            dropout_rate=dropout_rate, embedding_dim=embedding_dim, conditioning_length=conditioning_length,
-            scaling=scaling, increments=increments, num_diffusion_steps=num_diffusion_steps,
-            beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end, residual_layers=residual_layers,
-            residual_channels=residual_channels, dilation_cycle_length=dilation_cycle_length,
-            cond_upsampler_dim=cond_upsampler_dim, num_parallel_samples=num_parallel_samples, sampler=sampler,
-            sampling_steps=sampling_steps, eta=eta,
-        )
+        self.model_kwargs = model_arguments(
+            TimeGradModel, locals(), context_length=self.context_length,
+            num_time_features=len(self.time_features) + num_feat_dynamic_real)
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule

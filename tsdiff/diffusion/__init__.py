@@ -6,6 +6,7 @@
 >>> x = diffusion.sample(denoiser, (64, 8), cond, SamplingOptions("ddim", sampling_steps=10))  # doctest: +SKIP
 >>> x = diffusion.sample(denoiser, (64, 8), cond, SamplingOptions("dpm-solver++", 10))        # doctest: +SKIP
 """
+from .distillation import DistillationBatch, DistillationResult, progressive_distillation
 from .gaussian import PREDICTIONS, GaussianDiffusion
 from .options import SAMPLERS, SOLVER_ORDERS, SPACINGS, VARIANCES, SamplingOptions
 from .samplers import DDIMSampler, DDPMSampler, DPMSolverPlusPlusSampler, Sampler, make_sampler
@@ -22,6 +23,9 @@ __all__ = [
     "DPMSolverPlusPlusSampler",
     "make_sampler",
     "spaced_timesteps",
+    "progressive_distillation",
+    "DistillationBatch",
+    "DistillationResult",
     "BETA_SCHEDULES",
     "PREDICTIONS",
     "SAMPLERS",

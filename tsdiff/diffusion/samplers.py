@@ -11,12 +11,12 @@ a host–device synchronisation inside the sampling loop.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
 from .options import DEFAULT_SPACING, SamplingOptions
-from .timesteps import spaced_timesteps
+from .timesteps import checked_timesteps, spaced_timesteps
 
 if TYPE_CHECKING:  # pragma: no cover
     from .gaussian import GaussianDiffusion
@@ -80,19 +80,24 @@ class DDPMSampler(Sampler):
 
 class DDIMSampler(Sampler):
     """DDIM (Song et al. 2021, eq. 12) over ``sampling_steps`` steps chosen by ``spacing``
-    (:func:`~tsdiff.diffusion.timesteps.spaced_timesteps`; default: evenly spaced from T−1 down to 0).
+    (:func:`~tsdiff.diffusion.timesteps.spaced_timesteps`; default: evenly spaced from T−1 down to 0), or over the
+    explicit, strictly decreasing step indices ``timesteps``.
 
     x_{τ'} = √ᾱ_{τ'} x̂₀ + √(1 − ᾱ_{τ'} − σ²) ε̂ + σ z,  σ = η √((1 − ᾱ_{τ'})/(1 − ᾱ_τ)) √(1 − ᾱ_τ/ᾱ_{τ'}).
     ``eta=0`` is deterministic; ``eta=1`` with all T steps is DDPM with σ_t² = β̃_t.
     """
 
-    def __init__(self, diffusion: "GaussianDiffusion", sampling_steps: int, eta: float = 0.0,
-                 clip: float = math.inf, spacing: str = DEFAULT_SPACING["ddim"]):
+    def __init__(self, diffusion: "GaussianDiffusion", sampling_steps: int | None = None, eta: float = 0.0,
+                 clip: float = math.inf, spacing: str = DEFAULT_SPACING["ddim"],
+                 timesteps: Sequence[int] | None = None):
         super().__init__(diffusion, clip)
         self.eta = float(eta)
         self.spacing = spacing
         alpha_bars = diffusion.schedule.alpha_bars.numpy()
-        self.timesteps = spaced_timesteps(alpha_bars, sampling_steps, spacing)
+        if timesteps is None:
+            self.timesteps = spaced_timesteps(alpha_bars, sampling_steps, spacing)
+        else:  # an explicit grid, e.g. the one a distilled student was trained on
+            self.timesteps = checked_timesteps(timesteps, len(alpha_bars))
         self._prev = {}
         for i, t in enumerate(self.timesteps):
             t_prev = self.timesteps[i + 1] if i + 1 < len(self.timesteps) else -1

@@ -72,3 +72,14 @@ def spaced_timesteps(alpha_bars, num_steps: int, spacing: str = "linspace") -> l
         grid = np.linspace(lam[-1], lam[0], n)
         steps = np.round(np.interp(grid, lam[::-1], np.arange(T - 1, -1, -1, dtype=np.float64)))
     return _strictly_decreasing(steps, T)
+
+
+def checked_timesteps(steps, num_diffusion_steps: int) -> list[int]:
+    """``steps`` as a list of ints after checking that they are strictly decreasing indices in [0, T)."""
+    out = [int(t) for t in steps]
+    if not out or any(int(t) != t for t in steps):
+        raise ValueError(f"timesteps must be a non-empty sequence of integers, got {list(steps)!r}")
+    if not all(a > b for a, b in zip(out, out[1:])) or out[-1] < 0 or out[0] >= num_diffusion_steps:
+        raise ValueError(f"timesteps must be strictly decreasing step indices in [0, {num_diffusion_steps}), "
+                         f"got {out}")
+    return out

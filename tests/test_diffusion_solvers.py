@@ -239,3 +239,14 @@ def test_one_network_call_per_step():
         calls.clear()
         d.sample(denoiser, (5, 3), sampling=SamplingOptions("dpm-solver++", n))
         assert calls == [5] * n
+
+
+def test_ddim_on_an_explicit_grid():
+    d = GaussianDiffusion(SCHEDULES["quad-50"])
+    assert DDIMSampler(d, timesteps=[49, 30, 7]).timesteps == [49, 30, 7]
+    explicit = affine_map(d, DDIMSampler(d, timesteps=spaced_timesteps(d.schedule.alpha_bars, 6, "quadratic")))
+    spaced = affine_map(d, dict(sampler="ddim", sampling_steps=6, spacing="quadratic"))
+    torch.testing.assert_close(explicit, spaced, rtol=0, atol=0)
+    for bad in ([], [7, 7], [3, 9], [50, 2], [10, -1], [10.5, 2]):
+        with pytest.raises(ValueError, match="timesteps"):
+            DDIMSampler(d, timesteps=bad)

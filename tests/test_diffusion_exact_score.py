@@ -1,9 +1,7 @@
-"""The samplers driven by the exact score of Gaussian data.
+"""The samplers driven by the exact score of Gaussian data (the closed forms are in gaussian_helpers).
 
-For x₀ ~ N(μ, s²) per dimension, q(x_t) = N(√ᾱ μ, ᾱ s² + 1 − ᾱ), and the optimal predictors are
-    ε*(x_t) = √(1−ᾱ) (x_t − √ᾱ μ) / (ᾱ s² + 1 − ᾱ),      x₀* = E[x₀ | x_t] = μ + √ᾱ s² (x_t − √ᾱ μ)/(ᾱ s² + 1 − ᾱ),
-and v* = √ᾱ ε* − √(1−ᾱ) x₀*. Every sampler step is then affine in x_t plus Gaussian noise, so the mean and variance
-of the chain's output follow a scalar recursion, written below from the papers' update rules (not from tsdiff).
+Every sampler step is affine in x_t plus Gaussian noise, so the mean and variance of the chain's output follow a
+scalar recursion, written below from the papers' update rules (not from tsdiff).
 """
 import math
 
@@ -11,33 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from gaussian_helpers import MU, STD, affine_map, affine_predictions, exact_predictor
 from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, SamplingOptions
 
-MU = torch.tensor([0.0, 1.5, -2.0, 0.5], dtype=torch.float64)
-STD = torch.tensor([1.0, 0.5, 2.0, 0.2], dtype=torch.float64)
 N = 20_000
-
-
-def exact_predictor(schedule, prediction):
-    ab_table = schedule.alpha_bars
-
-    def denoiser(x, t, cond):
-        ab = ab_table[t].reshape(-1, 1)
-        centred = x - ab.sqrt() * MU
-        denom = ab * STD**2 + 1 - ab
-        eps = (1 - ab).sqrt() * centred / denom
-        x0 = MU + ab.sqrt() * STD**2 * centred / denom
-        return {"epsilon": eps, "x0": x0, "v": ab.sqrt() * eps - (1 - ab).sqrt() * x0}[prediction]
-
-    return denoiser
-
-
-def affine_predictions(ab, mu, var):
-    """x̂₀ and ε̂ as (slope, intercept) in x_t, for data N(mu, var)."""
-    denom = ab * var + 1 - ab
-    x0 = (math.sqrt(ab) * var / denom, mu - ab * var * mu / denom)
-    eps = (math.sqrt(1 - ab) / denom, -math.sqrt(1 - ab) * math.sqrt(ab) * mu / denom)
-    return x0, eps
 
 
 def reference_moments(schedule, mu, var, sampler, sampling_steps=None, eta=0.0, variance="posterior"):
@@ -70,19 +45,20 @@ def reference_moments(schedule, mu, var, sampler, sampling_steps=None, eta=0.0, 
     return m, v
 
 
-def draw(diffusion, prediction, seed=0, **kwargs):
+def draw(diffusion, prediction, seed=0, n=N, **kwargs):
     denoiser = exact_predictor(diffusion.schedule, prediction)
     gen = torch.Generator().manual_seed(seed)
-    return diffusion.sample(denoiser, (N, len(MU)), sampling=SamplingOptions(**kwargs), generator=gen,
+    return diffusion.sample(denoiser, (n, len(MU)), sampling=SamplingOptions(**kwargs), generator=gen,
                             dtype=torch.float64)
 
 
 def assert_moments_match(x, schedule, **kwargs):
+    n = x.shape[0]
     for d in range(len(MU)):
         m, v = reference_moments(schedule, MU[d].item(), STD[d].item() ** 2, **kwargs)
         emp_m, emp_v = x[:, d].mean().item(), x[:, d].var().item()
-        assert abs(emp_m - m) < 5 * math.sqrt(v / N), (d, emp_m, m)
-        assert abs(emp_v - v) < 5 * v * math.sqrt(2 / N), (d, emp_v, v)
+        assert abs(emp_m - m) < 5 * math.sqrt(v / n), (d, emp_m, m)
+        assert abs(emp_v - v) < 5 * v * math.sqrt(2 / n), (d, emp_v, v)
 
 
 SCHEDULES = {
@@ -120,7 +96,7 @@ LONG_SCHEDULES = {
 }
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # ~15 s each: 1000 steps over 20,000 samples; fast variant below
 @pytest.mark.parametrize("name", list(LONG_SCHEDULES))
 @pytest.mark.parametrize("prediction", ["epsilon", "v"])
 def test_ddpm_recovers_the_data_distribution(name, prediction):
@@ -131,7 +107,7 @@ def test_ddpm_recovers_the_data_distribution(name, prediction):
     np.testing.assert_allclose(x.std(0).numpy(), STD.numpy(), rtol=0.02)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # ~10 s each; the exact variant below needs no sampling
 @pytest.mark.parametrize("name", list(LONG_SCHEDULES))
 def test_ddim_error_shrinks_with_more_steps(name):
     """Few deterministic DDIM steps shrink the variance; the error must fall as sampling_steps grows."""
@@ -144,3 +120,36 @@ def test_ddim_error_shrinks_with_more_steps(name):
     assert errors[0] > 0.05, f"5 DDIM steps should be visibly off, errors={errors}"
     assert all(a > b for a, b in zip(errors[:3], errors[1:4])), f"errors must shrink: {errors}"
     assert errors[-1] < 0.02, errors
+
+
+@pytest.mark.parametrize("name", list(LONG_SCHEDULES))
+def test_ddpm_recursion_recovers_the_data_distribution(name):
+    """Fast variant of the slow test above: the recursion that the chain's moments are checked against (over
+    sampled chains, in test_chain_moments_equal_exact_recursion and below) ends at the data's moments."""
+    schedule = LONG_SCHEDULES[name]
+    for d in range(len(MU)):
+        m, v = reference_moments(schedule, MU[d].item(), STD[d].item() ** 2, "ddpm")
+        # the slow test's tolerances: means within 2 % of the ±2 spread, stds within 2 %
+        assert abs(m - MU[d].item()) < 0.04 and math.sqrt(v) == pytest.approx(STD[d].item(), rel=0.02)
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v"])
+def test_ddpm_chain_on_200_steps_matches_the_recursion(prediction):
+    """Fast variant, with the one above: a long chain (200 steps, 4,000 samples) has the recursion's moments."""
+    schedule = NoiseSchedule("cosine", 200)
+    x = draw(GaussianDiffusion(schedule, prediction), prediction, seed=1, n=4000)
+    assert_moments_match(x, schedule, sampler="ddpm")
+
+
+@pytest.mark.parametrize("name", list(LONG_SCHEDULES))
+def test_ddim_error_shrinks_with_more_steps_exactly(name):
+    """Fast, exact variant: deterministic DDIM under the exact score is an affine map of x_T, so its output std is
+    known without sampling (gaussian_helpers.affine_map)."""
+    diffusion = GaussianDiffusion(LONG_SCHEDULES[name])
+    errors = []
+    for steps in (5, 10, 20, 100, 1000):
+        slope, _ = affine_map(diffusion, dict(sampler="ddim", sampling_steps=steps))
+        errors.append(float((slope.abs() / STD - 1).abs().max()))
+    assert errors[0] > 0.05, f"5 DDIM steps should be visibly off, errors={errors}"
+    assert all(a > b for a, b in zip(errors, errors[1:])), f"errors must shrink: {errors}"
+    assert errors[-1] < 0.01, errors

@@ -74,6 +74,12 @@ def test_invalid_diffusion_arguments():
         (dict(variance="learned"), "variance"),
         (dict(sampler="euler"), "sampler"),
         (dict(clip=0.0), "clip"),
+        (dict(sampler="ddim", sampling_steps=5, spacing="uniform"), "spacing"),
+        (dict(sampler="dpm-solver++", sampling_steps=5, order=3), "order"),
+        (dict(sampler="dpm-solver++", sampling_steps=5, order=True), "order"),
+        (dict(sampler="dpm-solver++", sampling_steps=5, order=2.0), "order"),
+        (dict(sampler="dpm-solver++", sampling_steps=11), "sampling_steps"),
+        (dict(sampler="ddpm", sampling_steps=5), "dpm-solver"),  # the error names the few-step samplers
     ]
     for options, match in bad:
         with pytest.raises(ValueError, match=match):
@@ -163,6 +169,14 @@ def test_sampling_is_reproducible_and_batched():
 
 
 DEFAULTS = SamplingOptions("ddim", sampling_steps=10, eta=0.5)
+CHECKED_DEFAULTS = SamplingOptions("ddim", 10, 0.5, spacing="quadratic")
+
+
+def test_sampler_switch_drops_the_defaults_spacing():
+    """Defaults with a spacing: switching sampler drops it (dpm-solver++ then gets its own default), keeping it
+    when the sampler is the same."""
+    assert SamplingOptions("dpm-solver++", 5).resolve(CHECKED_DEFAULTS).check(50).spacing == "logsnr"
+    assert SamplingOptions(sampling_steps=5).resolve(CHECKED_DEFAULTS).check(50).spacing == "quadratic"
 
 
 @pytest.mark.parametrize(
@@ -174,6 +188,9 @@ DEFAULTS = SamplingOptions("ddim", sampling_steps=10, eta=0.5)
         (SamplingOptions("ddim", 20, 0.0), SamplingOptions("ddim", 20, 0.0)),  # eta 0 is a value, not "unset"
         (SamplingOptions(sampling_steps=5), SamplingOptions("ddim", 5, 0.5)),
         (SamplingOptions(clip=3.0), SamplingOptions("ddim", 10, 0.5, clip=3.0)),
+        (SamplingOptions(spacing="logsnr"), SamplingOptions("ddim", 10, 0.5, spacing="logsnr")),
+        # a spacing, like a step count, belongs to its sampler; other fields carry over
+        (SamplingOptions("dpm-solver++", order=1), SamplingOptions("dpm-solver++", None, 0.5, order=1)),
     ],
 )
 def test_sampling_options_resolve(call, expected):
@@ -182,19 +199,25 @@ def test_sampling_options_resolve(call, expected):
 
 def test_sampling_options_check_fills_every_field_and_is_idempotent():
     checked = SamplingOptions().check(50)
-    assert checked == SamplingOptions("ddpm", 50, 0.0, "posterior", math.inf)
+    assert checked == SamplingOptions("ddpm", 50, 0.0, "posterior", math.inf, "linspace", 2)
     assert checked.check(50) == checked
     assert SamplingOptions("ddpm", 50).check(50).sampling_steps == 50  # ddpm with T steps is fine
     with pytest.raises(ValueError, match="ddpm sampler runs all 50"):
         SamplingOptions("ddpm", 7).resolve(DEFAULTS).check(50)
     assert checked.to_dict()["clip"] is None  # JSON-able: no clipping is written as null
+    # the spacing default belongs to the sampler; both it and the solver order are recorded in results
+    solver = SamplingOptions("dpm-solver++", 10).check(50)
+    assert (solver.spacing, solver.order) == ("logsnr", 2)
+    assert SamplingOptions("ddim", 10).check(50).spacing == "linspace"
+    assert solver.to_dict() == dict(sampler="dpm-solver++", sampling_steps=10, eta=0.0, variance="posterior",
+                                    clip=None, spacing="logsnr", order=2)
 
 
 def test_clip_bounds_every_predicted_x0():
     """A denoiser that predicts a huge ε makes x̂₀ explode; with clip the chain stays inside [−clip, clip]."""
     d = GaussianDiffusion(NoiseSchedule("linear", 20))
     huge = lambda x, t, c: torch.full_like(x, 1e3)  # noqa: E731
-    for sampler in ("ddpm", "ddim"):
+    for sampler in ("ddpm", "ddim", "dpm-solver++"):
         free = d.sample(huge, (4, 3), sampling=SamplingOptions(sampler), generator=torch.Generator().manual_seed(0))
         clipped = d.sample(huge, (4, 3), sampling=SamplingOptions(sampler, clip=2.0), generator=torch.Generator().manual_seed(0))
         assert free.abs().max() > 100

@@ -3,7 +3,7 @@
 A sampler turns a model's output at step ``t`` into the next, less noisy, state. It knows nothing about the network:
 :meth:`GaussianDiffusion.sample` calls the denoiser once per entry of ``timesteps`` for the whole batch and hands the
 output to ``step``; ``reset`` clears any state a multistep sampler keeps between steps, at the start of every run.
-Switching from DDPM to DDIM is one field of :class:`~tsdiff.diffusion.SamplingOptions`.
+Switching between DDPM, DDIM and DPM-Solver++ is one field of :class:`~tsdiff.diffusion.SamplingOptions`.
 
 Coefficients are plain Python floats computed in float64, so a step never indexes a device tensor and never forces
 a host–device synchronisation inside the sampling loop.
@@ -11,12 +11,12 @@ a host–device synchronisation inside the sampling loop.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 import torch
 
-from .options import SamplingOptions
+from .options import DEFAULT_SPACING, SamplingOptions
+from .timesteps import checked_timesteps, spaced_timesteps
 
 if TYPE_CHECKING:  # pragma: no cover
     from .gaussian import GaussianDiffusion
@@ -79,20 +79,25 @@ class DDPMSampler(Sampler):
 
 
 class DDIMSampler(Sampler):
-    """DDIM (Song et al. 2021, eq. 12) over ``sampling_steps`` evenly spaced steps from T−1 down to 0.
+    """DDIM (Song et al. 2021, eq. 12) over ``sampling_steps`` steps chosen by ``spacing``
+    (:func:`~tsdiff.diffusion.timesteps.spaced_timesteps`; default: evenly spaced from T−1 down to 0), or over the
+    explicit, strictly decreasing step indices ``timesteps``.
 
     x_{τ'} = √ᾱ_{τ'} x̂₀ + √(1 − ᾱ_{τ'} − σ²) ε̂ + σ z,  σ = η √((1 − ᾱ_{τ'})/(1 − ᾱ_τ)) √(1 − ᾱ_τ/ᾱ_{τ'}).
     ``eta=0`` is deterministic; ``eta=1`` with all T steps is DDPM with σ_t² = β̃_t.
     """
 
-    def __init__(self, diffusion: "GaussianDiffusion", sampling_steps: int, eta: float = 0.0,
-                 clip: float = math.inf):
+    def __init__(self, diffusion: "GaussianDiffusion", sampling_steps: int | None = None, eta: float = 0.0,
+                 clip: float = math.inf, spacing: str = DEFAULT_SPACING["ddim"],
+                 timesteps: Sequence[int] | None = None):
         super().__init__(diffusion, clip)
-        T = diffusion.schedule.num_diffusion_steps
         self.eta = float(eta)
-        # Evenly spaced, always starting at the noisiest step T−1 (distinct because the spacing is >= 1).
-        self.timesteps = [int(t) for t in np.round(np.linspace(T - 1, 0, sampling_steps))]
+        self.spacing = spacing
         alpha_bars = diffusion.schedule.alpha_bars.numpy()
+        if timesteps is None:
+            self.timesteps = spaced_timesteps(alpha_bars, sampling_steps, spacing)
+        else:  # an explicit grid, e.g. the one a distilled student was trained on
+            self.timesteps = checked_timesteps(timesteps, len(alpha_bars))
         self._prev = {}
         for i, t in enumerate(self.timesteps):
             t_prev = self.timesteps[i + 1] if i + 1 < len(self.timesteps) else -1
@@ -112,9 +117,84 @@ class DDIMSampler(Sampler):
         return x_prev
 
 
+class DPMSolverPlusPlusSampler(Sampler):
+    """DPM-Solver++ (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic
+    Models", arXiv:2211.01095): a deterministic solver of the diffusion ODE written with the data prediction x̂₀.
+
+    With α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the half log-SNR λ_t = log(α_t/σ_t), the ODE's exact solution from step s
+    to step t is (the paper's Sec. 4.1, data-prediction form)
+        x_t = (σ_t/σ_s) x_s + σ_t ∫_{λ_s}^{λ_t} e^λ x̂₀(x_λ, λ) dλ.
+    Holding x̂₀ fixed over a step gives the first-order update (equal to DDIM with η = 0, as the paper notes):
+        x_t = (σ_t/σ_s) x_s − α_t (e^{−h} − 1) x̂₀(x_s, s),    h = λ_t − λ_s;
+    letting x̂₀ vary linearly in λ through the current and the previous evaluation gives the multistep second-order
+    update "DPM-Solver++(2M)" (the paper's Algorithm 2), where x̂₀(x_s, s) is replaced by
+        D = (1 + 1/(2r)) x̂₀(x_s, s) − 1/(2r) x̂₀(x_{s'}, s'),    r = h'/h,
+    s' being the step before s and h' = λ_s − λ_{s'}. One network call per step; the first step has no history and
+    is first order. The last step goes from the final index to the data (σ = 0, λ = ∞, so h = ∞ and r = 0): there
+    the update is x̂₀ itself, necessarily first order (the authors also lower the order at the end of short runs).
+
+    Coefficients are evaluated as α_t (1 − e^{−h}) = α_t − α_s σ_t/σ_s, which stays finite at σ_t = 0. ε-, x₀- and
+    v-prediction models are all converted to x̂₀ (clipped if asked: the paper's thresholding) before the update.
+
+    Args:
+        diffusion: the :class:`~tsdiff.diffusion.GaussianDiffusion` whose schedule is solved.
+        sampling_steps: network calls per run, 1 ≤ n ≤ T.
+        order: 1 or 2.
+        clip: clamp x̂₀ to [−clip, clip] (``math.inf``: never).
+        spacing: see :func:`~tsdiff.diffusion.timesteps.spaced_timesteps` (default ``"logsnr"``, uniform steps in λ).
+    """
+
+    def __init__(self, diffusion: "GaussianDiffusion", sampling_steps: int, order: int = 2,
+                 clip: float = math.inf, spacing: str = DEFAULT_SPACING["dpm-solver++"]):
+        super().__init__(diffusion, clip)
+        self.order = int(order)
+        self.spacing = spacing
+        alpha_bars = diffusion.schedule.alpha_bars.numpy()
+        self.timesteps = spaced_timesteps(alpha_bars, sampling_steps, spacing)
+        # Per step i (from timesteps[i] to the next index, or to the data after the last): the multiplier of x_s,
+        # the multiplier of D, and the weight 1/(2r) of the previous x̂₀ (0 for a first-order step).
+        self._coefs: list[tuple[float, float, float]] = []
+        h_prev = None
+        for i, t in enumerate(self.timesteps):
+            alpha_s, sigma_s = math.sqrt(alpha_bars[t]), math.sqrt(1.0 - alpha_bars[t])
+            if i + 1 < len(self.timesteps):
+                ab_next = alpha_bars[self.timesteps[i + 1]]
+                alpha_t, sigma_t = math.sqrt(ab_next), math.sqrt(1.0 - ab_next)
+                h = math.log(alpha_t / sigma_t) - math.log(alpha_s / sigma_s)
+            else:  # to the data: α = 1, σ = 0, h = ∞
+                alpha_t, sigma_t, h = 1.0, 0.0, math.inf
+            second_order = self.order == 2 and h_prev is not None and math.isfinite(h)
+            prev_weight = 1.0 / (2.0 * (h_prev / h)) if second_order else 0.0
+            self._coefs.append((sigma_t / sigma_s, alpha_t - alpha_s * sigma_t / sigma_s, prev_weight))
+            h_prev = h
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous x̂₀ and restart at the first of ``timesteps``."""
+        self._step_index = 0
+        self._prev_x0: torch.Tensor | None = None
+
+    def step(self, model_output, t, x_t, generator=None):
+        i = self._step_index
+        if i >= len(self.timesteps) or t != self.timesteps[i]:
+            expected = self.timesteps[i] if i < len(self.timesteps) else "reset() first"
+            raise RuntimeError(f"DPM-Solver++ steps must follow its timesteps in order after reset(): got step {t}, "
+                               f"expected {expected}")
+        x_scale, d_scale, prev_weight = self._coefs[i]
+        x0 = self.predicted_x0(model_output, t, x_t)
+        d = x0 if prev_weight == 0.0 else (1.0 + prev_weight) * x0 - prev_weight * self._prev_x0
+        self._prev_x0 = x0
+        self._step_index = i + 1
+        return x_scale * x_t + d_scale * d
+
+
 def make_sampler(diffusion: "GaussianDiffusion", sampling: SamplingOptions | None = None) -> Sampler:
     """The sampler object of ``sampling`` (checked against the diffusion's schedule; ``None``: ddpm)."""
     options = (sampling or SamplingOptions()).check(diffusion.num_diffusion_steps)
     if options.sampler == "ddpm":
         return DDPMSampler(diffusion, variance=options.variance, clip=options.clip)
-    return DDIMSampler(diffusion, sampling_steps=options.sampling_steps, eta=options.eta, clip=options.clip)
+    if options.sampler == "dpm-solver++":
+        return DPMSolverPlusPlusSampler(diffusion, sampling_steps=options.sampling_steps, order=options.order,
+                                        clip=options.clip, spacing=options.spacing)
+    return DDIMSampler(diffusion, sampling_steps=options.sampling_steps, eta=options.eta, clip=options.clip,
+                       spacing=options.spacing)

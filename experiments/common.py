@@ -36,6 +36,18 @@ UNIVARIATE_DATASETS = ("m4_hourly",)
 Samples = Union[np.ndarray, Sequence[np.ndarray]]
 
 
+#: Config keys that choose the reverse process (fields of :class:`tsdiff.diffusion.SamplingOptions`).
+SAMPLING_KEYS = ("sampler", "sampling_steps", "eta", "spacing", "order", "clip")
+
+
+def sampling_options(config: dict):
+    """The reverse process a preset asks for, as one :class:`~tsdiff.diffusion.SamplingOptions` (keys it leaves
+    out: the model's defaults)."""
+    from tsdiff.diffusion import SamplingOptions
+
+    return SamplingOptions(**{k: config.get(k) for k in SAMPLING_KEYS})
+
+
 class ConfigError(ValueError):
     """A config value a runner refuses; ``experiments.run`` reports it as a usage error (exit status 2)."""
 

@@ -252,3 +252,19 @@ def test_target_col_without_id_col_is_refused(tmp_path, capsys, monkeypatch):
     code, err = run(capsys, "forecast", tmp_path / "in.csv", "--horizon", 2, "--target-col", "a", "--output",
                     tmp_path / "fc.csv")
     assert code == 2 and "--id-col" in err
+
+
+def test_sampler_options_fail_before_training_and_reach_the_model(files, tmp_path, capsys, monkeypatch):
+    new_data().to_csv(tmp_path / "in.csv")
+    monkeypatch.setattr(tsdiff.TimeGrad, "fit", _no_training)
+    code, err = run(capsys, "forecast", tmp_path / "in.csv", "--horizon", 2, "--output", tmp_path / "fc.csv",
+                    "--sampler", "ddpm", "--sampling-steps", 5)
+    assert code == 2 and "ddpm sampler runs all" in err and len(err.strip().splitlines()) == 1, err
+    with pytest.raises(SystemExit):  # argparse: one usage line, exit 2
+        cli.main(["forecast", str(tmp_path / "in.csv"), "--horizon", "2", "-o", "x.csv", "--sampler", "euler"])
+    calls = []
+    original = tsdiff.TimeGrad.predict
+    monkeypatch.setattr(tsdiff.TimeGrad, "predict", lambda self, **kw: calls.append(kw) or original(self, **kw))
+    code, _ = run(capsys, "forecast", tmp_path / "in.csv", "--load", files / "wide.tsd", "--samples", 4,
+                  "--output", tmp_path / "fc.csv", "--sampler", "dpm-solver++", "--sampling-steps", 5, "-q")
+    assert code == 0 and (calls[0]["sampler"], calls[0]["sampling_steps"]) == ("dpm-solver++", 5)

@@ -16,6 +16,7 @@ import sys
 import warnings
 
 from tsdiff.cli_io import CLIError, check_outputs, read_csv
+from tsdiff.diffusion.options import SAMPLERS
 
 _TRAINING_OPTIONS = ("model", "epochs", "batches", "freq")  # meaningless with --load: the saved model is used as is
 
@@ -48,7 +49,14 @@ def _model(name: str | None, horizon: int, args):
         kwargs["num_batches_per_epoch"] = args.batches
     if getattr(args, "freq", None):
         kwargs["freq"] = args.freq
+    # the sampler becomes the model's default, so a bad choice fails here, before any training
+    kwargs.update({k: v for k, v in _sampling(args).items() if v is not None})
     return cls(**kwargs)
+
+
+def _sampling(args) -> dict:
+    """The reverse process asked for on the command line (unset: the model's default)."""
+    return dict(sampler=args.sampler, sampling_steps=args.sampling_steps)
 
 
 def _load(args):
@@ -97,7 +105,8 @@ def cmd_forecast(args) -> None:
     if args.load:
         model = _load(args)
         y, _ = _read_forecast_input(args, model)
-        forecast = model.predict(y=y, num_samples=args.samples, quantiles=quantiles, seed=args.seed)
+        forecast = model.predict(y=y, num_samples=args.samples, quantiles=quantiles, seed=args.seed,
+                                 **_sampling(args))
     else:
         if args.horizon is None:
             raise CLIError("--horizon is required (unless --load gives a saved model)")
@@ -124,6 +133,7 @@ def cmd_impute(args) -> None:
         kwargs["epochs"] = args.epochs
     if args.batches is not None:
         kwargs["num_batches_per_epoch"] = args.batches
+    kwargs.update({k: v for k, v in _sampling(args).items() if v is not None})
     model = tsdiff.CSDI(prediction_length=1, **kwargs).fit(y)
     imputation = model.impute(y, num_samples=args.samples, seed=args.seed)
     imputation.median.to_csv(args.output)
@@ -176,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--epochs", type=_positive_int, help="training epochs (default: the model's)")
     common.add_argument("--batches", type=_positive_int, help="training batches per epoch (default: the model's)")
     common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--sampler", choices=SAMPLERS, help="reverse process (default: the model's)")
+    common.add_argument("--sampling-steps", type=_positive_int,
+                        help="network calls per sample for ddim / dpm-solver++ (default: all diffusion steps)")
     common.add_argument("--plot", help="write a PNG chart here")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
 

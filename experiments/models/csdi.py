@@ -20,16 +20,16 @@ import torch
 
 from tsdiff.diffusion import SamplingOptions
 
+from experiments.common import SAMPLING_KEYS, sampling_options
 from tsdiff.models.csdi.imputer import MODEL_DEFAULTS
 
 IMPUTATION = ("physionet_10", "physionet_50", "physionet_90", "pm25")
 FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate")  # multivariate tasks
-SAMPLING_KEYS = ("sampler", "sampling_steps", "eta")
 #: the network and schedule settings, as the model takes them
 NETWORK_KEYS = tuple(k for k in MODEL_DEFAULTS if k not in SAMPLING_KEYS)
 
-CONFIG_KEYS = NETWORK_KEYS + (
-    "epochs", "batch_size", "lr", "num_samples", "sampler", "sampling_steps", "threads", "progress", "split",
+CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
+    "epochs", "batch_size", "lr", "num_samples", "threads", "progress", "split",
     "speed_loop_samples", "ddim_steps",
     # imputation
     "mask_strategy", "max_train", "max_test", "max_train_seconds", "impute_batch_size", "data_seed", "fold",
@@ -119,21 +119,21 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     scale = torch.as_tensor(test.std, dtype=torch.float32) if dataset == "pm25" else torch.ones(1)
     shift = torch.as_tensor(test.mean, dtype=torch.float32) if dataset == "pm25" else torch.zeros(1)
     S = config["num_samples"]
-    sampler, steps = config.get("sampler", "ddpm"), config.get("sampling_steps")
+    main = SamplingOptions.for_call(imputer.model.default_sampling, imputer.model.diffusion.num_diffusion_steps,
+                                    sampling_options(config))
     bs = config.get("impute_batch_size")
     cpu_seconds = []  # process CPU time of each call of sample()
 
-    def sample(sampler, steps, vals=values, msk=given, num_samples=S, batch_size=bs):
+    def sample(sampling, vals=values, msk=given, num_samples=S, batch_size=bs):
         t, c = time.perf_counter(), time.process_time()
-        out = imputer.impute(vals, msk, num_samples=num_samples, sampler=sampler, sampling_steps=steps, seed=seed,
-                             batch_size=batch_size)
+        out = imputer.impute(vals, msk, num_samples=num_samples, sampling=sampling, seed=seed, batch_size=batch_size)
         cpu_seconds.append(time.process_time() - c)
         return out, time.perf_counter() - t
 
-    samples, sample_seconds = sample(sampler, steps)
+    samples, sample_seconds = sample(main)
     result = {**imputation_metrics(samples * scale + shift, target * scale + shift, eval_mask),
               "train_seconds": train_seconds, "sample_seconds": sample_seconds, "num_samples": S,
-              "sampler": sampler, "sampling_steps": steps or imputer.model.diffusion.num_diffusion_steps,
+              "sampler": main.sampler, "sampling_steps": main.sampling_steps, "sampling": main.to_dict(),
               "train_size": int(train.values[tr].shape[0]), "test_size": int(values.shape[0]),
               **_baseline_maes(train, values, given, target, eval_mask, scale),
               "epochs_run": len(imputer.history)}
@@ -141,7 +141,7 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     if curve:
         result["curve"] = curve
     result["speed"] = _speed_imputation(sample, values, given, target, eval_mask, scale, shift, sample_seconds,
-                                        sampler, steps, config, cpu_seconds)
+                                        main, config, cpu_seconds)
     k = config.get("speed_loop_samples", 3)
     loop_cpu = sum(cpu_seconds[1:1 + k]) / k
     result["speed"].update(batched_cpu_seconds=cpu_seconds[0], looped_cpu_seconds_per_sample=loop_cpu,
@@ -180,20 +180,20 @@ def _baseline_maes(train, values, given, target, eval_mask, scale) -> dict:
             for name, fill in (("mean_imputation", mean_impute), ("interpolation", interpolate_impute))}
 
 
-def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, batched_seconds, sampler, steps,
-                      config, cpu_seconds: list) -> dict:
+def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, batched_seconds, main, config,
+                      cpu_seconds: list) -> dict:
     N, S = values.shape[0], config["num_samples"]
     k = config.get("speed_loop_samples", 3)
     t = time.perf_counter()
     for i in range(k):
-        sample(sampler, steps, vals=values[i % N:i % N + 1], msk=given[i % N:i % N + 1], num_samples=1, batch_size=1)
+        sample(main, vals=values[i % N:i % N + 1], msk=given[i % N:i % N + 1], num_samples=1, batch_size=1)
     per = (time.perf_counter() - t) / k
     out = {"batched_seconds": batched_seconds, "looped_seconds_per_sample": per,
            "looped_seconds_extrapolated": per * N * S, "looped_samples_timed": k,
            "note": f"looped = same sampler, batch 1, timed on {k} samples and extrapolated to {N}x{S}",
            "speedup": per * N * S / batched_seconds}
     for n in config.get("ddim_steps", []):
-        s, sec = sample("ddim", n)
+        s, sec = sample(SamplingOptions("ddim", n))
         out[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1],
                            **imputation_metrics(s * scale + shift, target * scale + shift, eval_mask)}
     return out
@@ -240,21 +240,21 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
     test = task.histories
 
-    def forecast(sampler, steps):
+    def forecast(sampling):
         """Samples (S, H, D) for every test window (the shared protocol), and the time they took."""
         t, c = time.perf_counter(), time.process_time()
-        fc = [f.samples for f in predictor.predict(windows, num_samples=S, seed=seed, sampler=sampler,
-                                                   sampling_steps=steps)]
+        fc = [f.samples for f in predictor.predict(windows, num_samples=S, seed=seed, sampling=sampling)]
         cpu_seconds.append(time.process_time() - c)
         return fc, time.perf_counter() - t
 
-    forecasts, sample_seconds = forecast("ddpm", None)
-    result = {**score_forecasts(task, forecasts), "train_seconds": train_seconds,
-              "sample_seconds": sample_seconds, "sample_cpu_seconds": cpu_seconds[0], "num_samples": S, "sampler": "ddpm",
-              "sampling_steps": net.diffusion.num_diffusion_steps, "num_test_series": len(test),
+    main = predictor.sampling_options(sampling_options(config))
+    forecasts, sample_seconds = forecast(main)
+    result = {**score_forecasts(task, forecasts), "train_seconds": train_seconds, "sample_seconds": sample_seconds,
+              "sample_cpu_seconds": cpu_seconds[0], "num_samples": S, "sampler": main.sampler,
+              "sampling_steps": main.sampling_steps, "sampling": main.to_dict(), "num_test_series": len(test),
               "target_dim": dim, "context_length": estimator.context_length}
 
-    # batch-1 loop: the same ddpm sampler, one sample of one series at a time
+    # batch-1 loop: the same sampler, one sample of one series at a time
     k = config.get("speed_loop_samples", 3)
     C = net.context_length
     past = torch.as_tensor(np.asarray(test[0], dtype=np.float32)[:, -C:].T[None])
@@ -262,18 +262,18 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     with torch.no_grad():
         t, c = time.perf_counter(), time.process_time()
         for _ in range(k):
-            net(past, obs, num_samples=1, sampling=SamplingOptions("ddpm"))
+            net(past, obs, num_samples=1, sampling=main)
         per = (time.perf_counter() - t) / k
         per_cpu = (time.process_time() - c) / k
     speed = {"batched_seconds": sample_seconds, "looped_seconds_per_sample": per,
              "looped_seconds_extrapolated": per * len(test) * S, "looped_samples_timed": k,
-             "note": f"looped = same ddpm sampler, batch 1, timed on {k} samples and extrapolated "
+             "note": f"looped = same sampler, batch 1, timed on {k} samples and extrapolated "
                      f"to {len(test)} series x {S} samples",
              "speedup": per * len(test) * S / sample_seconds,
              "batched_cpu_seconds": cpu_seconds[0], "looped_cpu_seconds_per_sample": per_cpu,
              "speedup_cpu": per_cpu * len(test) * S / cpu_seconds[0]}
     for n in config.get("ddim_steps", []):
-        fc, sec = forecast("ddim", n)
+        fc, sec = forecast(SamplingOptions("ddim", n))
         speed[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **score_forecasts(task, fc)}
     result["speed"] = speed
     if out_dir is not None and config.get("save_predictor", False):

@@ -19,7 +19,8 @@ import time
 import numpy as np
 import torch
 
-from experiments.common import ForecastTask, config_errors, load_forecast_task, score_forecasts
+from experiments.common import (SAMPLING_KEYS, ForecastTask, config_errors, load_forecast_task, sampling_options,
+                                score_forecasts)
 from tsdiff.diffusion import SamplingOptions
 
 # What the runner sets itself from the task and the other config keys; every other estimator argument is a config key.
@@ -35,8 +36,8 @@ def _estimator_keys() -> tuple:
 
 
 MODEL_KEYS = _estimator_keys()
-CONFIG_KEYS = MODEL_KEYS + ("epochs", "num_samples", "sampler", "sampling_steps", "eta", "sampler_tradeoff", "threads",
-                            "trainer_kwargs", "prediction_length", "progress", "split")
+CONFIG_KEYS = MODEL_KEYS + SAMPLING_KEYS + ("epochs", "num_samples", "sampler_tradeoff", "threads", "trainer_kwargs",
+                                            "prediction_length", "progress", "split")
 TRADEOFF = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10))
 
 
@@ -78,18 +79,17 @@ def train(task: ForecastTask, config: dict, seed: int, device: str, workdir: str
     return predictor
 
 
-def sample(predictor, task: ForecastTask, num_samples: int, seed: int, sampler: str | None = None,
-           steps: int | None = None) -> list[np.ndarray]:
+def sample(predictor, task: ForecastTask, num_samples: int, seed: int,
+           sampling: SamplingOptions | None = None) -> list[np.ndarray]:
     """Forecast samples per test window (S, H, D), or per series (S, H) for the univariate set."""
-    forecasts = predictor.predict(_inputs(task), num_samples=num_samples, seed=seed,
-                                  sampling=SamplingOptions(sampler, steps))
+    forecasts = predictor.predict(_inputs(task), num_samples=num_samples, seed=seed, sampling=sampling)
     out = [np.asarray(f.samples) for f in forecasts]
     return out if task.is_multivariate else [s[..., 0] for s in out]
 
 
-def _timed_scores(predictor, task, num_samples, seed, sampler=None, steps=None) -> dict:
+def _timed_scores(predictor, task, num_samples, seed, sampling=None) -> dict:
     started = time.perf_counter()
-    samples = sample(predictor, task, num_samples, seed, sampler, steps)
+    samples = sample(predictor, task, num_samples, seed, sampling)
     seconds = time.perf_counter() - started
     return {**score_forecasts(task, samples), "sample_seconds": seconds}
 
@@ -106,16 +106,17 @@ def run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None
         started = time.perf_counter()
         predictor = train(task, config, seed, device, workdir)
         train_seconds = time.perf_counter() - started
-    main = (config.get("sampler", "ddpm"), config.get("sampling_steps"))
-    result = _timed_scores(predictor, task, num_samples, seed, *main)
+    main = predictor.sampling_options(sampling_options(config))
+    result = _timed_scores(predictor, task, num_samples, seed, main)
     result.update(train_seconds=train_seconds, num_samples=num_samples, device=str(predictor.device),
-                  threads=torch.get_num_threads())
+                  threads=torch.get_num_threads(), sampling=main.to_dict())
     if config.get("sampler_tradeoff"):
         T = predictor.prediction_net.diffusion.num_diffusion_steps
         rows = []
         for sampler, steps in TRADEOFF:
-            scores = result if (sampler, steps) == main else _timed_scores(predictor, task, num_samples, seed,
-                                                                           sampler, steps)
+            same = (sampler, steps or T) == (main.sampler, main.sampling_steps)
+            scores = result if same else _timed_scores(predictor, task, num_samples, seed,
+                                                       SamplingOptions(sampler, steps))
             rows.append(dict(sampler=sampler, steps=steps or T, crps=scores["crps"],
                              crps_sum=scores.get("crps_sum"), sample_seconds=scores["sample_seconds"]))
         result["sampler_tradeoff"] = rows

@@ -105,18 +105,18 @@ class CSDI(DiffusionForecaster):
     # -- imputation -------------------------------------------------------------------------------------------------
     def impute(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), sampler: str | None = None,
                sampling_steps: int | None = None, eta: float | None = None, seed: int | None = None,
-               **deprecated) -> Imputation:
+               sampling: SamplingOptions | None = None, **deprecated) -> Imputation:
         """Fill the missing values of ``y`` (default: the fitted data) with samples.
 
         The series is cut into consecutive windows of ``window_length`` steps (the last one aligned with the end);
         each is imputed given its observed values. Missing timestamps are added to the grid as gaps. The model's
-        sampler defaults apply, as in ``predict``; ``sampler``/``sampling_steps``/``eta`` override them.
+        sampler defaults apply, as in ``predict``; ``sampler``/``sampling_steps``/``eta``/``sampling`` override them.
 
         Returns:
             :class:`Imputation` whose ``median``/``quantile(q)`` have the (regularised) input's index and columns.
         """
         self._require_fitted()
-        sampling = self._sampling(sampler, sampling_steps, eta, deprecated)
+        sampling = self._sampling(sampling, sampler, sampling_steps, eta, deprecated)
         num_samples = checks.positive_int(num_samples, "num_samples")
         check_levels(quantiles)
         seed = self.seed if seed is None else checks.seed(seed)

@@ -204,16 +204,19 @@ class DiffusionForecaster:
         if self.predictor_ is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(y) first")
 
-    def _sampling(self, sampler, sampling_steps, eta, kwargs: dict) -> SamplingOptions:
-        """Per-call sampling options (``num_steps`` is the deprecated name of ``sampling_steps``)."""
+    def _sampling(self, sampling, sampler, sampling_steps, eta, kwargs: dict) -> SamplingOptions:
+        """Per-call sampling options: the fields over ``sampling`` (``num_steps`` is the deprecated name of
+        ``sampling_steps``); the backend lays them over the model's defaults and checks them."""
         sampling_steps = renamed_argument(kwargs, "num_steps", "sampling_steps", sampling_steps)
         if kwargs:
             raise TypeError(f"unexpected arguments {sorted(kwargs)}")
-        return SamplingOptions(sampler, sampling_steps, eta)
+        if sampling is not None and not isinstance(sampling, SamplingOptions):
+            raise TypeError(f"sampling must be a tsdiff.diffusion.SamplingOptions, got {type(sampling).__name__}")
+        return SamplingOptions(sampler, sampling_steps, eta).resolve(sampling)
 
     def predict(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), covariates=None,
                 sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
-                seed: int | None = None, **deprecated) -> Forecast:
+                seed: int | None = None, sampling: SamplingOptions | None = None, **deprecated) -> Forecast:
         """Forecast ``prediction_length`` steps past the end of the fitted data (or of ``y``).
 
         Args:
@@ -221,12 +224,13 @@ class DiffusionForecaster:
             num_samples: sample paths to draw.
             quantiles: levels checked here and used by ``Forecast.to_frame`` by default.
             covariates: must cover the history and the horizon (required if the model was fitted with them).
-            sampler, sampling_steps, eta: override the model's reverse process for this call (``"ddim"`` with few
-                steps is faster); see :class:`tsdiff.diffusion.SamplingOptions`.
+            sampler, sampling_steps, eta: override the model's reverse process for this call (``"dpm-solver++"`` or
+                ``"ddim"`` with few steps is faster); ``sampling``: a whole :class:`tsdiff.diffusion.SamplingOptions`
+                (spacing, order, clip, ...), which those fields override.
             seed: equal seeds give identical samples (default: the model's seed).
         """
         self._require_fitted()
-        sampling = self._sampling(sampler, sampling_steps, eta, deprecated)
+        sampling = self._sampling(sampling, sampler, sampling_steps, eta, deprecated)
         num_samples = checks.positive_int(num_samples, "num_samples")
         levels = check_levels(quantiles)
         seed = self.seed if seed is None else checks.seed(seed)

@@ -64,6 +64,13 @@ class SamplingOptions:
     spacing: str | None = None
     order: int | None = None
 
+    @classmethod
+    def for_call(cls, defaults: "SamplingOptions | None", num_diffusion_steps: int,
+                 sampling: "SamplingOptions | None" = None, **fields) -> "SamplingOptions":
+        """The checked options of one call: ``fields`` (e.g. ``sampler="ddim"``, ``None`` = not given) laid over
+        ``sampling``, laid over a model's ``defaults``, checked against its T."""
+        return cls(**fields).resolve(sampling).resolve(defaults).check(num_diffusion_steps)
+
     def resolve(self, defaults: "SamplingOptions | None") -> "SamplingOptions":
         """These options laid over ``defaults``: every field left ``None`` here is taken from ``defaults``, except
         that a sampler given here without a step count or spacing does not inherit the defaults' (they belong to

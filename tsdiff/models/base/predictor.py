@@ -56,8 +56,7 @@ class DiffusionPredictor(PyTorchPredictor):
         """The checked options of a call: ``fields`` (e.g. ``sampler="ddim"``) over ``sampling`` over the network's
         defaults."""
         net = self.prediction_net
-        return (SamplingOptions(**fields).resolve(sampling).resolve(net.default_sampling)
-                .check(net.diffusion.num_diffusion_steps))
+        return SamplingOptions.for_call(net.default_sampling, net.diffusion.num_diffusion_steps, sampling, **fields)
 
     def predict(  # type: ignore[override]
         self,

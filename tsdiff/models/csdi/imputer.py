@@ -273,8 +273,8 @@ class CSDIImputer:
         raw, mask = _check_windows(values, observed_mask)
         if raw.shape[2] > self.num_features:
             raise ValueError(f"data has {raw.shape[2]} features, the imputer was built for {self.num_features}")
-        options = SamplingOptions(sampler, sampling_steps, eta).resolve(sampling).resolve(
-            self.model.default_sampling).check(self.model.diffusion.num_diffusion_steps)
+        options = SamplingOptions.for_call(self.model.default_sampling, self.model.diffusion.num_diffusion_steps,
+                                           sampling, sampler=sampler, sampling_steps=sampling_steps, eta=eta)
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
         self.model.eval()
         N = raw.shape[0]

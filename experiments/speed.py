@@ -14,7 +14,8 @@ samples of a window go through the network together) is also compared with the r
 linearly to the whole test set — the output says so. Everything runs on the CPU.
 
 ``--set`` overrides preset entries: ``epochs=1`` (every study), ``csdi:epochs=1`` (one model) or
-``csdi/physionet_10:max_test=4`` (one study). Outputs in ``--out``: ``speed.json`` (every row, configs, machine),
+``csdi/physionet_10:max_test=4`` (one study); ``--set 'split="valid"'`` measures forecasters on the validation windows
+(for choosing a default sampler without looking at the test windows). Outputs in ``--out``: ``speed.json`` (every row, configs, machine),
 ``speed.md`` (the tables, also printed) and ``speed.png`` (CRPS-sum / CRPS against sampling seconds, log x).
 """
 from __future__ import annotations
@@ -165,7 +166,7 @@ def load_data(dataset: str, config: dict):
         return load_imputation(dataset, config)
     from experiments.common import load_forecast_task
 
-    return load_forecast_task(dataset)
+    return load_forecast_task(dataset, split=config.get("split", "test"))
 
 
 def build_study(model: str, dataset: str, data, config: dict, seed: int) -> Study:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from tsdiff import checks
 from tsdiff.diffusion import SamplingOptions
@@ -142,7 +143,8 @@ class CSDI(DiffusionForecaster):
         self.predictor_ = CSDIImputer.load(directory / "weights.npz", device=self._imputer_kwargs()["device"])
 
     # -- imputation -------------------------------------------------------------------------------------------------
-    def impute(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), sampler: str | None = None,
+    def impute(self, y: pd.Series | pd.DataFrame | None = None, num_samples: int = 100,
+               quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9), sampler: str | None = None,
                sampling_steps: int | None = None, eta: float | None = None, seed: int | None = None,
                sampling: SamplingOptions | None = None, **deprecated) -> Imputation:
         """Fill the missing values of ``y`` (default: the fitted data) with samples.

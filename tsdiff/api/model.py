@@ -6,6 +6,7 @@ seeded prediction, :class:`Forecast` assembly, the model file — lives here onc
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 import warnings
@@ -177,8 +178,8 @@ class DiffusionForecaster(BaseEstimator):
         return frame.set_axis(grid.frame().columns, axis=1) if grid.layout.kind == "long" else frame
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
-    def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
-            target_col: str = "target"):
+    def fit(self, y: pd.Series | pd.DataFrame, covariates: pd.DataFrame | pd.Series | None = None,
+            id_col: str = "item_id", time_col: str = "timestamp", target_col: str = "target") -> DiffusionForecaster:
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
@@ -208,7 +209,9 @@ class DiffusionForecaster(BaseEstimator):
             raise TypeError(f"sampling must be a tsdiff.diffusion.SamplingOptions, got {type(sampling).__name__}")
         return SamplingOptions(sampler, sampling_steps, eta).resolve(sampling)
 
-    def predict(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), covariates=None,
+    def predict(self, y: pd.Series | pd.DataFrame | None = None, num_samples: int = 100,
+                quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9),
+                covariates: pd.DataFrame | pd.Series | None = None,
                 sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
                 seed: int | None = None, sampling: SamplingOptions | None = None, **deprecated) -> Forecast:
         """Forecast ``prediction_length`` steps past the end of the fitted data (or of ``y``).
@@ -252,7 +255,7 @@ class DiffusionForecaster(BaseEstimator):
         return Forecast(samples, index, grid.layout, history=grid.frame(), quantiles=levels)
 
     # -- persistence ------------------------------------------------------------------------------------------------
-    def save(self, path) -> Path:
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format)."""
         self._require_fitted()
         params = encode_params(self.get_params(deep=False))  # ValueError naming an argument JSON cannot hold
@@ -314,7 +317,7 @@ def available_device(device: str) -> str:
     return device
 
 
-def load(path, device: str | None = None):
+def load(path: str | os.PathLike, device: str | None = None) -> DiffusionForecaster:
     """Load a model saved with ``model.save(path)``; a truncated, foreign or outdated file raises ValueError.
 
     Loading reads JSON and numeric arrays only (no pickle), so a model file cannot run code. The weights are stored

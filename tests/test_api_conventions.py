@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 import tsdiff
@@ -82,7 +83,7 @@ def test_get_set_params_clone_repr(cls, fast):
 def test_fitted_attributes_end_in_underscore():
     model = tsdiff.TimeGrad(prediction_length=H, **FAST)
     assert not [k for k in vars(model) if k.endswith("_")]
-    with pytest.raises(tsdiff.NotFittedError):
+    with pytest.raises(NotFittedError):  # scikit-learn's check; tsdiff.NotFittedError is a subclass
         check_is_fitted(model)
     model.fit(hourly_frame(n=60))
     check_is_fitted(model)

@@ -68,5 +68,5 @@ def test_cli_forecasts_monthly_quarterly_yearly_business(freq, tmp_path, capsys,
     code = cli.main(["forecast", str(tmp_path / "in.csv"), "--horizon", str(H), "--epochs", "1", "--batches", "2",
                      "--samples", "4", "--output", str(tmp_path / "fc.csv"), "--quiet"])
     assert code == 0, capsys.readouterr().err
-    written = pd.read_csv(tmp_path / "fc.csv", index_col=0, parse_dates=True)
+    written = pd.read_csv(tmp_path / "fc.csv", header=[0, 1], index_col=0, parse_dates=True)
     assert list(written.index) == list(pd.date_range(y.index[-1], periods=H + 1, freq=freq)[1:])

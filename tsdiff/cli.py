@@ -75,7 +75,7 @@ def _load(args):
     """The saved model, after refusing options that only apply to training and a horizon it was not trained for."""
     import tsdiff
 
-    given = [f"--{name}" for name in _TRAINING_OPTIONS if getattr(args, name) is not None]
+    given = [f"--{name.replace('_', '-')}" for name in _TRAINING_OPTIONS if getattr(args, name) is not None]
     if given:
         raise CLIError(f"{', '.join(given)} only apply to training; with --load the saved model is used as is")
     model = tsdiff.load(args.load, device=args.device)

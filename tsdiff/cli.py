@@ -25,6 +25,7 @@ from tsdiff.diffusion.options import SAMPLERS
 _TRAINING_OPTIONS = ("model", "epochs", "batches", "freq", "time_limit")
 _DEVICES = ("auto", "cpu", "cuda", "gpu", "mps")
 _PLOT_MAX = 8  # variables drawn when --variables is not given
+FORECAST_FLOAT_FORMAT = "%.7g"  # the models compute in float32: more digits are noise
 
 
 def _note(args):
@@ -114,7 +115,7 @@ def _read_forecast_input(args, model):
 
 def cmd_forecast(args) -> None:
     quantiles = _quantiles(args.quantiles)
-    float_format = check_float_format(args.float_format)
+    float_format = check_float_format(args.float_format or FORECAST_FLOAT_FORMAT)
     variables = _variables(args)
     check_outputs({"--output": args.output, "--plot": args.plot, "--save": args.save}, args.data)
     if args.load:
@@ -145,7 +146,8 @@ def cmd_forecast(args) -> None:
 def cmd_impute(args) -> None:
     import tsdiff
 
-    float_format = check_float_format(args.float_format)
+    # the observed values are the user's own: written exactly unless --float-format says otherwise
+    float_format = None if args.float_format is None else check_float_format(args.float_format)
     variables = _variables(args)
     check_outputs({"--output": args.output, "--plot": args.plot}, args.data)
     y, _ = read_csv(args.data, args.time_col, None, _note(args))
@@ -256,9 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--plot", help="write a PNG chart here")
     common.add_argument("--variables", help=f"comma-separated columns --plot draws (default: all, at most "
                                             f"{_PLOT_MAX}; the chart's title names them)")
-    common.add_argument("--float-format", default="%.7g",
-                        help="printf format of the numbers written (default %%.7g: float32's 7 significant digits; "
-                             "%%.17g keeps every digit)")
+    common.add_argument("--float-format",
+                        help="printf format of the numbers written (forecast default %%.7g: float32's 7 significant "
+                             "digits; %%.17g keeps every digit; impute keeps the data's digits unless given)")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
     common.add_argument("--verbose", "-v", action="store_true",
                         help="also print the loss of every epoch and Lightning's notices")

@@ -73,7 +73,8 @@ class DiffusionForecaster(BaseEstimator):
         checks.one_of(self.device, "device", DEVICES)
         checks.seed(self.seed)
         if self.trainer_kwargs is not None and not isinstance(self.trainer_kwargs, dict):
-            raise TypeError(f"trainer_kwargs must be a dict of lightning.Trainer arguments, got {self.trainer_kwargs!r}")
+            raise TypeError("trainer_kwargs must be a dict of lightning.Trainer arguments, got "
+                            f"{self.trainer_kwargs!r}")
         check_budget(self)
         check_console(self)
         self._check_model()  # every model argument (the sampler defaults too) fails here, not in fit()

@@ -3,7 +3,8 @@
 Format (version 2):
     manifest.json   {"format": "tsdiff-model", "format_version": 2, "tsdiff_version": ..., "model": "TimeGrad",
                      "params": {constructor arguments but trainer_kwargs; time_features by GluonTS name, e.g.
-                     [{"gluonts": "hour_of_day"}, {"gluonts": "Constant", "value": 0.0}]}, "backend": {what the backend needs to rebuild its network},
+                     [{"gluonts": "hour_of_day"}, {"gluonts": "Constant", "value": 0.0}]},
+                     "backend": {what the backend needs to rebuild its network},
                      "layout": {the fitted pandas layout, labels typed}, "grid_start": {typed label},
                      "long_cols": {...}, "columns": [typed labels of the fitted variables]}
     weights.npz     the network's state dict (arrays ``w:<name>``) and its config as JSON bytes

@@ -180,7 +180,7 @@ class TimeGrad(DiffusionForecaster):
         with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, quiet_lightning(self.verbose >= 2):
             estimator = self._make_estimator(**self.backend_, workdir=workdir, extra=session.trainer_kwargs(),
                                              validation_sampler=sampler)
-            self.predictor_ = estimator.train(training, validation_data=validation)
+            self.predictor_ = self._placed(estimator.train(training, validation_data=validation))
         session.finish()
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
@@ -209,4 +209,10 @@ class TimeGrad(DiffusionForecaster):
             module = estimator.create_lightning_module()
         _, weights = load_weights(directory / "weights.npz")
         module.model.load_state_dict(weights)
-        self.predictor_ = estimator.create_predictor(estimator.create_transformation(), module)
+        self.predictor_ = self._placed(estimator.create_predictor(estimator.create_transformation(), module))
+
+    def _placed(self, predictor):
+        """The predictor on the model's ``device`` (GluonTS's picks a GPU whenever there is one)."""
+        if self.device != "auto":
+            predictor.to({"gpu": "cuda"}.get(self.device, self.device))
+        return predictor

@@ -182,8 +182,8 @@ def warn_if_loss_flat(name: str, losses: np.ndarray) -> bool:
     :data:`MIN_LOSS_DROP` of the first tenth's. Returns whether it warned.
 
     Why this criterion: an untrained ε-network scores ≈ 1 (E[ε²] = 1), and even on white noise, the least
-    predictable data, a trained one reaches the mean of ᾱ_t over the steps (≈ 0.4 for both default schedules). A loss
-    that fell by less than 10 % has learned next to nothing; its forecasts are mostly the sampler's noise."""
+    predictable data, a trained one reaches the mean of ᾱ_t over the steps (≈ 0.4 for both default schedules).
+    A loss that fell by less than 10 % has learned next to nothing; its forecasts are mostly the sampler's noise."""
     losses = np.asarray(losses, dtype=np.float64)
     losses = losses[np.isfinite(losses)]
     if len(losses) < MIN_BATCHES_TO_JUDGE:

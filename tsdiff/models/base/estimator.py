@@ -55,7 +55,8 @@ class DiffusionEstimator(PyTorchLightningEstimator):
     Common args: ``freq``, ``prediction_length``, ``context_length``; ``batch_size``, ``num_batches_per_epoch``
     (training windows); ``prediction_batch_size`` (windows per prediction batch; all their samples are drawn
     together); ``seed`` (seeds Python, numpy and torch for the training, making CPU training reproducible, then
-    restores the caller's generator states; also the predictor's default sampling seed); ``trainer_kwargs`` (over ``default_trainer_kwargs``); ``train_sampler``,
+    restores the caller's generator states; also the predictor's default sampling seed); ``trainer_kwargs`` (over
+    ``default_trainer_kwargs``); ``train_sampler``,
     ``validation_sampler`` (GluonTS instance samplers; default: one window per series on average, the last window).
     """
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import inspect
 from typing import Iterable, Optional
 
-import lightning.pytorch as pl
 import torch
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
@@ -22,6 +21,7 @@ from gluonts.transform.sampler import InstanceSampler
 from tsdiff import checks
 
 from .predictor import DiffusionPredictor
+from .seeding import seeded
 
 
 def model_arguments(model_class, values: dict, **overrides) -> dict:
@@ -54,8 +54,9 @@ class DiffusionEstimator(PyTorchLightningEstimator):
 
     Common args: ``freq``, ``prediction_length``, ``context_length``; ``batch_size``, ``num_batches_per_epoch``
     (training windows); ``prediction_batch_size`` (windows per prediction batch; all their samples are drawn
-    together); ``seed`` (seeds Python, numpy and torch before training, making CPU training reproducible, and is the
-    predictor's default sampling seed); ``trainer_kwargs`` (over ``default_trainer_kwargs``); ``train_sampler``,
+    together); ``seed`` (seeds Python, numpy and torch for the training, making CPU training reproducible, then
+    restores the caller's generator states; also the predictor's default sampling seed); ``trainer_kwargs`` (over
+    ``default_trainer_kwargs``); ``train_sampler``,
     ``validation_sampler`` (GluonTS instance samplers; default: one window per series on average, the last window).
     """
 
@@ -150,10 +151,10 @@ class DiffusionEstimator(PyTorchLightningEstimator):
     # -- training and prediction ------------------------------------------------------------------------------------
     def train_model(self, training_data: Dataset, validation_data: Optional[Dataset] = None, **kwargs):
         # Seeding before the module is built fixes its initial weights, the window sampling (numpy) and the
-        # diffusion noise (torch): on CPU two runs with the same seed are identical.
-        if self.seed is not None:
-            pl.seed_everything(self.seed, workers=True, verbose=False)
-        return super().train_model(training_data, validation_data, **kwargs)
+        # diffusion noise (torch): on CPU two runs with the same seed are identical. The caller's generators are
+        # restored afterwards (seeded() forks them).
+        with seeded(self.seed):
+            return super().train_model(training_data, validation_data, **kwargs)
 
     def create_predictor(self, transformation, module) -> DiffusionPredictor:
         return DiffusionPredictor(

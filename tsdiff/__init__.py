@@ -15,6 +15,8 @@ _LAZY = {
     "Imputation": "tsdiff.api.imputation",
     "load": "tsdiff.api.model",
     "NotFittedError": "tsdiff.api.model",
+    "NonFiniteLossError": "tsdiff.models.base.guards",
+    "SamplingMemoryError": "tsdiff.models.base.memory",
     "TimeGradEstimator": "tsdiff.models.timegrad",
     "CSDIEstimator": "tsdiff.models.csdi",
 }

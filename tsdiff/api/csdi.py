@@ -73,7 +73,7 @@ class CSDI(DiffusionForecaster):
         return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **self.model_kwargs)
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
-    def _train(self, grid: Grid, cov) -> None:
+    def _train(self, grid: Grid, cov, checkpoint_dir=None, resume: bool = False) -> None:
         from tsdiff.models.csdi import CSDIImputer
 
         L, T = self.window_length, grid.length
@@ -83,7 +83,8 @@ class CSDI(DiffusionForecaster):
         imputer = CSDIImputer(num_features=grid.values.shape[0], **self._imputer_kwargs())
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
-                    progress=self.progress, trainer_kwargs=self.trainer_kwargs)
+                    progress=self.progress, trainer_kwargs=self.trainer_kwargs, checkpoint_dir=checkpoint_dir,
+                    resume=resume)
         self.predictor_ = imputer
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:

@@ -22,7 +22,8 @@ from tsdiff.diffusion import SamplingOptions
 
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
-from .persistence import decode_label, decode_layout, encode_label, encode_layout, read_archive, write_archive
+from .persistence import (check_model_path, decode_label, decode_layout, encode_label, encode_layout, read_archive,
+                          write_archive)
 from .quantiles import check_levels
 
 MAX_ABS_VALUE = 1e30  # beyond this, float32 arithmetic in the networks overflows
@@ -96,8 +97,9 @@ class DiffusionForecaster:
         """Raise TypeError/ValueError naming a bad model argument; builds no network."""
         raise NotImplementedError
 
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
-        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None."""
+    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
+        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None.
+        ``checkpoint_dir`` (a checked Path or None) and ``resume``: as in :meth:`fit`."""
         raise NotImplementedError
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
@@ -185,17 +187,26 @@ class DiffusionForecaster:
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
-            target_col: str = "target"):
+            target_col: str = "target", checkpoint_dir=None, resume: bool = False):
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
-        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified."""
+        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified.
+
+        ``checkpoint_dir``: write a checkpoint there at the end of every epoch (checked before any work);
+        ``resume=True`` continues from it if there is one, ending with the same weights as an uninterrupted fit on
+        the same device (see :mod:`tsdiff.models.base.resume`). A checkpoint of other data or settings is refused.
+        A loss that turns NaN or infinite stops training with :class:`~tsdiff.models.base.guards.NonFiniteLossError`.
+        """
+        from tsdiff.models.base.resume import check_checkpoint_dir  # imports Lightning: only when fitting
+
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         long_cols = dict(id_col=id_col, time_col=time_col, target_col=target_col)
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
         self.long_cols_ = long_cols
-        self._train(grid, cov)
+        self._train(grid, cov, checkpoint_dir=checkpoint_dir, resume=resume)
         self.grid_, self.covariates_ = grid, cov
         self.history_ = self._wide_frame(y, grid)  # the exact fitted values (the grid holds float32)
         return self
@@ -258,8 +269,10 @@ class DiffusionForecaster:
 
     # -- persistence ------------------------------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format)."""
+        """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format). The file is
+        written beside ``path`` and renamed over it, so a failure part-way leaves a previous file there intact."""
         self._require_fitted()
+        check_model_path(path)  # a directory or an unwritable place fails before anything is serialised
         params = self.get_params()
         params.pop("trainer_kwargs")  # Lightning objects (callbacks, loggers) belong to a training run, not a file
         with tempfile.TemporaryDirectory() as tmp:

@@ -47,17 +47,20 @@ class TimeGrad(DiffusionForecaster):
         except TypeError as exc:  # an argument TimeGradEstimator does not take
             raise TypeError(f"TimeGrad: {exc}") from None
 
-    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, workdir=None):
+    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, workdir=None, callbacks=()):
         from tsdiff.models.base import trainer_kwargs
         from tsdiff.models.timegrad import TimeGradEstimator
 
+        extra = dict(self.trainer_kwargs)
+        if callbacks:
+            extra["callbacks"] = list(callbacks) + list(extra.get("callbacks", []))
         return TimeGradEstimator(
             freq=freq, prediction_length=self.prediction_length, target_dim=target_dim,
             context_length=self.context_length, num_feat_dynamic_real=num_covariates, lr=self.lr,
             batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch, sampler=self.sampler,
             sampling_steps=self.sampling_steps, seed=self.seed,
             trainer_kwargs=trainer_kwargs(self.epochs, device=self.device, progress=self.progress, workdir=workdir,
-                                          **self.trainer_kwargs),
+                                          **extra),
             **self.model_kwargs)
 
     def _entry(self, grid: Grid, covariates: np.ndarray | None) -> dict:
@@ -68,16 +71,27 @@ class TimeGrad(DiffusionForecaster):
             entry["feat_dynamic_real"] = covariates
         return entry
 
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
+    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
         import lightning.pytorch as pl
 
+        from tsdiff.models.base.resume import checkpoint_callbacks, fingerprint, prepare_checkpoint_dir
+
+        backend = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
+                       num_covariates=0 if cov is None else cov.shape[0])
+        ckpt_path, callbacks = None, []
+        if checkpoint_dir is not None:
+            params = {k: v for k, v in self.get_params().items() if k not in ("progress", "device", "trainer_kwargs")}
+            identity = fingerprint(grid.values, cov, model=self.name, start=str(grid.start), backend=backend, **params)
+            ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
+            callbacks = checkpoint_callbacks(checkpoint_dir)
         pl.seed_everything(self.seed, workers=True, verbose=False)
-        self.backend_ = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
-                             num_covariates=0 if cov is None else cov.shape[0])
-        # GluonTS keeps a best-model checkpoint: in a scratch folder, not the user's working directory
-        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, quiet_lightning(self.progress):
-            estimator = self._make_estimator(**self.backend_, workdir=workdir)
-            self.predictor_ = estimator.train([self._entry(grid, cov)])
+        self.backend_ = backend
+        # GluonTS keeps a best-model checkpoint: in a scratch folder (not the user's working directory), or beside
+        # the resume checkpoint, which refers to it
+        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as scratch, quiet_lightning(self.progress):
+            workdir = scratch if checkpoint_dir is None else checkpoint_dir
+            estimator = self._make_estimator(**self.backend_, workdir=workdir, callbacks=callbacks)
+            self.predictor_ = estimator.train([self._entry(grid, cov)], ckpt_path=ckpt_path)
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         forecast = next(iter(self.predictor_.predict(

@@ -65,6 +65,20 @@ def check_finite_loss(loss: torch.Tensor, module: pl.LightningModule, batch=None
         step=step, epoch=epoch, batch=batch_idx + 1, loss=value)
 
 
+def check_finite_weights(module: pl.LightningModule) -> None:
+    """Raise :class:`NonFiniteLossError` if a parameter holds NaN/inf at the end of training: a last step whose loss
+    was finite can still have diverged (its gradients were not), and no later loss would reveal it."""
+    bad = [name for name, p in module.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        trainer = module._trainer
+        step = trainer.global_step if trainer is not None else 0
+        raise NonFiniteLossError(
+            f"training diverged in its last step (step {step}): {len(bad)} parameter tensors hold NaN or infinite "
+            f"values (e.g. {bad[0]}); no model was fitted. Likely causes: a learning rate too high for this model "
+            "— try one ten times lower — or data on a scale the network cannot take.",
+            step=step, epoch=(trainer.current_epoch if trainer is not None else 0) + 1, batch=0, loss=float("nan"))
+
+
 class TrainingFaults(pl.Callback):
     """Records the first exception raised inside ``Trainer.fit`` (Lightning calls ``on_exception`` before it
     re-raises), so that code above a wrapper that catches it can still raise it: :meth:`raise_if_failed`."""

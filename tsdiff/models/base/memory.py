@@ -23,8 +23,9 @@ import torch
 #: Share of the memory available at call time that sampling may use (the estimates are of tensors only; the
 #: allocator, Python objects and the caller's own data need the rest).
 BUDGET_SHARE = 0.5
-#: Bytes kept per sampled value by the front ends: the float32 chunks, their concatenation and a float64 copy.
-OUTPUT_BYTES_PER_VALUE = 16
+#: Bytes kept per sampled value by the front ends: the float32 chunks, their concatenation, the copy that puts the
+#: given values back, and the pandas API's float64 copy.
+OUTPUT_BYTES_PER_VALUE = 24
 _UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,
           "TIB": 2**40}
 

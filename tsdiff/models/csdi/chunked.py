@@ -51,7 +51,8 @@ class _StepCounter:
 
 def impute_in_chunks(model: CSDIModel, values: torch.Tensor, mask: torch.Tensor, num_samples: int,
                      generator: Optional[torch.Generator], options: SamplingOptions, device: torch.device,
-                     max_windows: Optional[int] = None, progress: bool = False, what: str = "impute") -> torch.Tensor:
+                     max_windows: Optional[int] = None, progress: bool = False,
+                     what: str = "sampling") -> torch.Tensor:
     """``model.impute`` over (N, L, K) ``values``/``mask`` (on the CPU) in chunks that fit: (S, N, L, K) on the CPU.
 
     ``max_windows`` caps the windows per chunk (the caller's batch size). Raises
@@ -63,7 +64,7 @@ def impute_in_chunks(model: CSDIModel, values: torch.Tensor, mask: torch.Tensor,
     windows, samples = plan_chunks(cost, min(max_windows or N, N), S, output_values=S * N * L * K, device=device,
                                    what=f"CSDI {what}")
     steps = len(make_sampler(model.diffusion, options).timesteps)
-    bar = tqdm(total=N * steps, desc=f"CSDI {what}", unit="window-step", disable=not progress, leave=False,
+    bar = tqdm(total=N * steps, desc=f"CSDI {what}", unit=" window-step", disable=not progress, leave=False,
                file=sys.stderr)
     if progress:
         macs = sampling_macs(model, N, S, L, K, steps)

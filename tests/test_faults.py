@@ -216,8 +216,8 @@ def fitted_csdi():
 
 
 def test_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch, fitted_csdi):
-    path = tmp_path / "model.tsd"
-    fitted_csdi.save(path)
+    path = tmp_path / "new" / "model.tsd"
+    fitted_csdi.save(path)  # a missing directory is created
     before = path.read_bytes()
     written = []
 
@@ -233,7 +233,7 @@ def test_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch, fitt
         fitted_csdi.save(path)
     assert written  # the writer did fail half-way
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tsd"]  # no temporary file left
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.tsd"]  # no temporary file left
     monkeypatch.undo()
     assert np.isfinite(tsdiff.load(path).predict(num_samples=2).samples).all()
 

@@ -17,6 +17,8 @@ _LAZY = {
     "load": "tsdiff.api.model",
     "NotFittedError": "tsdiff.api.model",
     "ConvergenceWarning": "tsdiff.api.training",
+    "NonFiniteLossError": "tsdiff.models.base.guards",
+    "SamplingMemoryError": "tsdiff.models.base.memory",
     "TimeGradEstimator": "tsdiff.models.timegrad",
     "CSDIEstimator": "tsdiff.models.csdi",
 }

@@ -94,7 +94,7 @@ class CSDI(DiffusionForecaster):
         return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **self._model_params())
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
-    def _train(self, grid: Grid, cov) -> None:
+    def _train(self, grid: Grid, cov, checkpoint_dir=None, resume: bool = False) -> None:
         from tsdiff.models.csdi import CSDIImputer
 
         L, C = self.window_length, self.effective_context_length
@@ -114,7 +114,8 @@ class CSDI(DiffusionForecaster):
         session = FitSession(self, self.epochs * batches, validating=cut is not None)
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
-                    valid=valid, progress=self.verbose >= 2, trainer_kwargs=session.trainer_kwargs())
+                    valid=valid, progress=self.verbose >= 2, trainer_kwargs=session.trainer_kwargs(),
+                    checkpoint_dir=checkpoint_dir, resume=resume)
         self.predictor_ = imputer
         session.finish()
 

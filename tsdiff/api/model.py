@@ -27,12 +27,14 @@ from .console import check_console
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
 from .params import param_names, renamed_argument, upgrade_saved_params  # noqa: F401  (renamed_argument: re-export)
-from .persistence import (decode_label, decode_layout, decode_params, encode_label, encode_layout, encode_params,
-                          read_archive, write_archive)
+from .persistence import (check_model_path, decode_label, decode_layout, decode_params, encode_label, encode_layout,
+                          encode_params, read_archive, write_archive)
 from .quantiles import check_levels
 from .training import check_budget, warn_if_spread_implausible
 
 MAX_ABS_VALUE = 1e30  # beyond this, float32 arithmetic in the networks overflows
+#: Constructor arguments that change how a fit runs or reports, not what it learns (left out of a resume check).
+RUN_ONLY_PARAMS = ("verbose", "device", "trainer_kwargs", "logger", "log_dir", "time_limit")
 DEVICES = ("auto", "cpu", "cuda", "gpu", "mps")
 
 
@@ -103,8 +105,9 @@ class DiffusionForecaster(BaseEstimator):
         """Raise TypeError/ValueError naming a bad model argument; builds no network."""
         raise NotImplementedError
 
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
-        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None."""
+    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
+        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None.
+        ``checkpoint_dir`` (a checked Path or None) and ``resume``: as in :meth:`fit`."""
         raise NotImplementedError
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
@@ -180,18 +183,28 @@ class DiffusionForecaster(BaseEstimator):
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y: pd.Series | pd.DataFrame, covariates: pd.DataFrame | pd.Series | None = None,
-            id_col: str = "item_id", time_col: str = "timestamp", target_col: str = "target") -> DiffusionForecaster:
+            id_col: str = "item_id", time_col: str = "timestamp", target_col: str = "target",
+            checkpoint_dir: str | os.PathLike | None = None, resume: bool = False) -> DiffusionForecaster:
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
-        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified."""
+        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified.
+
+        ``checkpoint_dir``: write a checkpoint there at the end of every epoch (checked before any work);
+        ``resume=True`` continues from it if there is one, ending with the same weights as an uninterrupted fit on
+        the same device (see :mod:`tsdiff.models.base.resume`). A checkpoint of other data or settings is refused.
+        A loss that turns NaN or infinite stops training with :class:`~tsdiff.models.base.guards.NonFiniteLossError`.
+        """
+        from tsdiff.models.base.resume import check_checkpoint_dir  # imports Lightning: only when fitting
+
         self._validate()  # set_params or attribute assignment may have changed an argument since construction
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         long_cols = dict(id_col=id_col, time_col=time_col, target_col=target_col)
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
         self.long_cols_ = long_cols
-        self._train(grid, cov)
+        self._train(grid, cov, checkpoint_dir=checkpoint_dir, resume=resume)
         self.grid_, self.covariates_ = grid, cov
         self.history_ = self._wide_frame(y, grid)  # the exact fitted values (the grid holds float32)
         return self
@@ -257,8 +270,10 @@ class DiffusionForecaster(BaseEstimator):
 
     # -- persistence ------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format)."""
+        """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format). The file is
+        written beside ``path`` and renamed over it, so a failure part-way leaves a previous file there intact."""
         self._require_fitted()
+        check_model_path(path)  # a directory or an unwritable place fails before anything is serialised
         params = encode_params(self.get_params(deep=False))  # ValueError naming an argument JSON cannot hold
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)

@@ -147,13 +147,32 @@ def decode_params(params: dict) -> dict:
 
 
 # -- the archive ------------------------------------------------------------------------------------------------------
+def check_model_path(path) -> Path:
+    """``path`` as a Path if a model file can be written there; ValueError naming the problem otherwise (a
+    directory, a parent that is a file, no permission). Checked before anything is serialised."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"cannot save to {str(path)!r}: it is a directory; give a file name such as "
+                         f"{str(path / 'model.tsd')!r}")
+    existing = path.parent
+    while not existing.exists():  # missing directories are created; the deepest existing part must allow it
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"cannot save to {str(path)!r}: {str(existing)!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"cannot save to {str(path)!r}: permission denied")
+    return path
+
+
 def write_archive(path: str | os.PathLike, manifest: dict, directory: Path) -> Path:
     """Zip ``manifest`` and every file below ``directory`` into ``path``.
 
     Written to a temporary file beside ``path`` and renamed over it, so a failure part-way leaves any previous file
     at ``path`` intact.
     """
-    path = Path(path)
+    path = check_model_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
     tmp = path.with_name(f".{path.name}.tmp")

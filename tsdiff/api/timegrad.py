@@ -17,7 +17,7 @@ from tsdiff.quiet import quiet_lightning
 from .console import network_calls, sampling_progress
 from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
-from .model import DiffusionForecaster
+from .model import RUN_ONLY_PARAMS, DiffusionForecaster
 from .params import store_init_arguments
 from .training import FitSession, validation_cut
 
@@ -126,7 +126,7 @@ class TimeGrad(DiffusionForecaster):
         return self.time_features if self.time_features is not None else time_features_from_frequency_str(freq)
 
     def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, workdir=None, extra=None,
-                        validation_sampler=None):
+                        validation_sampler=None, callbacks=()):
         from tsdiff.models.base import trainer_kwargs
         from tsdiff.models.timegrad import TimeGradEstimator
 
@@ -135,6 +135,9 @@ class TimeGrad(DiffusionForecaster):
         if is_business_daily(freq):  # calendar features come precomputed with the covariates (see _entry)
             num_dynamic += len(self._time_features(freq))
             params["time_features"] = []
+        extra = dict(extra or {})
+        if callbacks:
+            extra["callbacks"] = list(callbacks) + list(extra.get("callbacks", []))
         return TimeGradEstimator(
             freq=freq, prediction_length=self.prediction_length, target_dim=target_dim,
             context_length=self.context_length, num_feat_dynamic_real=num_dynamic, lr=self.lr,
@@ -167,20 +170,31 @@ class TimeGrad(DiffusionForecaster):
         return {"start": pd.Period("2000-01-03", freq="D"), "target": target, "item_id": "0",
                 "feat_dynamic_real": dynamic[:, :end] if end is not None else dynamic}
 
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
-        self.backend_ = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
-                             num_covariates=0 if cov is None else cov.shape[0])
+    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
+        from tsdiff.models.base.resume import checkpoint_callbacks, fingerprint, prepare_checkpoint_dir
+
+        backend = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
+                       num_covariates=0 if cov is None else cov.shape[0])
+        ckpt_path, callbacks = None, []
+        if checkpoint_dir is not None:
+            params = {k: v for k, v in self.get_params(deep=False).items() if k not in RUN_ONLY_PARAMS}
+            identity = fingerprint(grid.values, cov, model=self.name, start=str(grid.start), backend=backend, **params)
+            ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
+            callbacks = checkpoint_callbacks(checkpoint_dir)
+        self.backend_ = backend
         cut = validation_cut(self, grid.length)
         session = FitSession(self, self.epochs * self.num_batches_per_epoch, validating=cut is not None)
         training = [self._entry(grid, cov, end=cut)]
         validation = None if cut is None else [self._entry(grid, cov)]
         sampler = None if cut is None else TailSampler(first=cut, min_future=self.prediction_length)
-        # GluonTS keeps a best-model checkpoint: in a scratch folder, not the user's working directory. The
-        # estimator seeds the training in a fork of the random streams (models/base/seeding.py).
-        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, quiet_lightning(self.verbose >= 2):
+        # GluonTS keeps a best-model checkpoint: in a scratch folder (not the user's working directory), or beside
+        # the resume checkpoint, which refers to it. The estimator seeds the training in a fork of the random
+        # streams (models/base/seeding.py).
+        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as scratch, quiet_lightning(self.verbose >= 2):
+            workdir = scratch if checkpoint_dir is None else checkpoint_dir
             estimator = self._make_estimator(**self.backend_, workdir=workdir, extra=session.trainer_kwargs(),
-                                             validation_sampler=sampler)
-            self.predictor_ = self._placed(estimator.train(training, validation_data=validation))
+                                             validation_sampler=sampler, callbacks=callbacks)
+            self.predictor_ = self._placed(estimator.train(training, validation_data=validation, ckpt_path=ckpt_path))
         session.finish()
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:

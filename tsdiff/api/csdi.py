@@ -9,7 +9,6 @@ import pandas as pd
 from tsdiff import checks
 from tsdiff.diffusion import SamplingOptions
 
-from .console import network_calls, sampling_progress
 from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .imputation import Imputation
@@ -122,17 +121,9 @@ class CSDI(DiffusionForecaster):
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         C, H, D = self.effective_context_length, self.prediction_length, grid.values.shape[0]
         window = np.concatenate([grid.values[:, -C:], np.full((D, H), np.nan, np.float32)], axis=1).T[None]
-        with self._sampling_bar(sampling):
-            samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples,
-                                             sampling=sampling, seed=seed)
+        samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
+                                         seed=seed, progress=self.verbose >= 1)
         return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
-
-    def _sampling_bar(self, sampling: SamplingOptions):
-        """A bar over the denoiser calls of one ``impute`` of the imputer (all windows go in one chunk)."""
-        model = self.predictor_.model
-        options = SamplingOptions.for_call(model.default_sampling, model.diffusion.num_diffusion_steps, sampling)
-        total = network_calls(options, model.diffusion.num_diffusion_steps)
-        return sampling_progress(model.diffusion, total, f"{self.name} sampling", self.verbose)
 
     def _save_state(self, directory: Path) -> dict:
         self.predictor_.save(directory / "weights.npz")
@@ -176,9 +167,9 @@ class CSDI(DiffusionForecaster):
         if starts[-1] != T - L:
             starts.append(T - L)
         windows = _windows(grid.values, L, starts)
-        with self._sampling_bar(sampling):
-            drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples,
-                                           sampling=sampling, seed=seed).numpy()  # (S, N, L, D)
+        # the imputer chunks windows and samples to the memory budget, with a bar over windows × steps on stderr
+        drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples, sampling=sampling,
+                                       seed=seed, progress=self.verbose >= 1).numpy()  # (S, N, L, D)
         samples = np.empty((num_samples, T, grid.values.shape[0]), dtype=np.float64)
         for k, s in enumerate(starts):
             samples[:, s:s + L] = drawn[:, k]

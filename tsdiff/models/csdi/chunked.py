@@ -64,7 +64,7 @@ def impute_in_chunks(model: CSDIModel, values: torch.Tensor, mask: torch.Tensor,
     windows, samples = plan_chunks(cost, min(max_windows or N, N), S, output_values=S * N * L * K, device=device,
                                    what=f"CSDI {what}")
     steps = len(make_sampler(model.diffusion, options).timesteps)
-    bar = tqdm(total=N * steps, desc=f"CSDI {what}", unit=" window-step", disable=not progress, leave=False,
+    bar = tqdm(total=N * steps, desc=f"CSDI {what}", unit=" window-step", disable=not progress, leave=True,
                file=sys.stderr)
     if progress:
         macs = sampling_macs(model, N, S, L, K, steps)

@@ -11,6 +11,7 @@ from tsdiff.diffusion import SamplingOptions
 from .grid import Grid
 from .imputation import Imputation
 from .model import DiffusionForecaster
+from .panel import forecast_windows, spread_windows, standardise
 from .quantiles import check_levels
 
 
@@ -74,13 +75,16 @@ class CSDI(DiffusionForecaster):
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
     def _train(self, grid: Grid, cov) -> None:
-        from tsdiff.models.csdi import CSDIImputer
-
         L, T = self.window_length, grid.length
         count = min(T - L + 1, self.batch_size * self.num_batches_per_epoch)
         starts = np.unique(np.linspace(0, T - L, count).round().astype(int))
-        values = _windows(grid.values, L, starts)
-        imputer = CSDIImputer(num_features=grid.values.shape[0], **self._imputer_kwargs())
+        self._fit_imputer(_windows(grid.values, L, starts))
+
+    def _fit_imputer(self, values: np.ndarray) -> None:
+        """Train a CSDIImputer on windows (N, L, K), hiding the last ``prediction_length`` steps or random cells."""
+        from tsdiff.models.csdi import CSDIImputer
+
+        imputer = CSDIImputer(num_features=values.shape[2], **self._imputer_kwargs())
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
                     progress=self.progress, trainer_kwargs=self.trainer_kwargs)
@@ -92,6 +96,22 @@ class CSDI(DiffusionForecaster):
         samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
                                          seed=seed, progress=self.progress)
         return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
+
+    # -- panels: one global network over (1 x L) windows of every series ---------------------------------------------
+    def _train_panel(self, panel) -> None:
+        # each series standardised by its own mean and s.d., so that one network serves series of any scale
+        scaled, _, _ = standardise(panel.values())
+        count = self.batch_size * self.num_batches_per_epoch
+        self._fit_imputer(spread_windows(scaled, self.window_length, count)[:, :, None])
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        C, H = self.effective_context_length, self.prediction_length
+        scaled, loc, scale = standardise(panel.values())
+        window = forecast_windows(scaled, C, H)[:, :, None]  # (N, C + H, 1)
+        drawn = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
+                                       seed=seed, batch_size=self.batch_size, progress=self.progress)
+        samples = drawn[:, :, C:, 0].numpy().astype(np.float64) * scale[:, None] + loc[:, None]  # (S, N, H)
+        return samples.transpose(0, 2, 1)
 
     def _save_state(self, directory: Path) -> dict:
         self.predictor_.save(directory / "weights.npz")
@@ -116,6 +136,9 @@ class CSDI(DiffusionForecaster):
             :class:`Imputation` whose ``median``/``quantile(q)`` have the (regularised) input's index and columns.
         """
         self._require_fitted()
+        if self.panel_ is not None:
+            raise ValueError("impute fills the gaps of the one (multivariate) series a model was fitted on; this "
+                             "model was fitted on a panel. Fit a CSDI model on a wide frame (panel=False) to impute")
         sampling = self._sampling(sampling, sampler, sampling_steps, eta, deprecated)
         num_samples = checks.positive_int(num_samples, "num_samples")
         check_levels(quantiles)

@@ -22,6 +22,7 @@ from tsdiff.diffusion import SamplingOptions
 
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
+from .panel import fit_panel, panel_from_state, panel_state, predict_panel, use_panel
 from .persistence import decode_label, decode_layout, encode_label, encode_layout, read_archive, write_archive
 from .quantiles import check_levels
 
@@ -111,6 +112,14 @@ class DiffusionForecaster:
     def _load_state(self, directory: Path, state: dict) -> None:
         raise NotImplementedError
 
+    def _train_panel(self, panel) -> None:
+        """Fit one global univariate network on every series of a :class:`~tsdiff.api.panel.Panel`."""
+        raise NotImplementedError
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        """Samples (num_samples, prediction_length, N) following each series' own end."""
+        raise NotImplementedError
+
     @property
     def effective_context_length(self) -> int:
         return self.context_length or self.prediction_length
@@ -146,10 +155,11 @@ class DiffusionForecaster:
             raise ValueError(f"{what} has {grid.length} time steps; {self.name} needs at least context_length + "
                              f"prediction_length = {needed} (lower context_length or prediction_length)")
 
-    def _check_time_axis(self, grid: Grid) -> None:
+    def _check_time_axis(self, grid: Grid, fitted_grid: Grid | None = None) -> None:
         """New data must share the fitted frequency and time zone: 15-minute data fed to an hourly model, or UTC
         data to a model fitted on local time (its hour-of-day features would shift), are refused."""
-        new, fitted = grid.layout.freq, self.grid_.layout.freq
+        fitted_grid = self.grid_ if fitted_grid is None else fitted_grid
+        new, fitted = grid.layout.freq, fitted_grid.layout.freq
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # period aliases ('M') are deprecated as offsets
             try:
@@ -159,7 +169,7 @@ class DiffusionForecaster:
         if not same:
             raise ValueError(f"y has frequency {new!r}, but the model was fitted on {fitted!r} data; "
                              f"resample y to {fitted!r} (or fit a model on {new!r} data)")
-        new_tz, fitted_tz = (str(getattr(g.start, "tz", None)) for g in (grid, self.grid_))
+        new_tz, fitted_tz = (str(getattr(g.start, "tz", None)) for g in (grid, fitted_grid))
         if new_tz != fitted_tz:
             raise ValueError(f"y has timestamps in time zone {new_tz}, but the model was fitted on {fitted_tz} "
                              "timestamps; convert y (tz_convert / tz_localize) to the fitted time zone")
@@ -185,12 +195,20 @@ class DiffusionForecaster:
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
-            target_col: str = "target"):
+            target_col: str = "target", panel: bool | None = None):
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
-        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified."""
+        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified.
+
+        ``panel``: a long frame is a panel (default): one global univariate model over series of any lengths and
+        ends, each forecast from its own last timestamp (see :mod:`tsdiff.api.panel`). A Series or wide frame is
+        one multivariate series (the joint model); ``panel=True`` reads its columns as a panel instead,
+        ``panel=False`` reads a long frame's ids as the variables of one multivariate series."""
         long_cols = dict(id_col=id_col, time_col=time_col, target_col=target_col)
+        if use_panel(y, panel, long_cols):
+            return fit_panel(self, y, covariates, long_cols)
+        self.panel_ = None
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
@@ -234,6 +252,8 @@ class DiffusionForecaster:
         num_samples = checks.positive_int(num_samples, "num_samples")
         levels = check_levels(quantiles)
         seed = self.seed if seed is None else checks.seed(seed)
+        if self.panel_ is not None:  # every series from its own end (and new series too)
+            return predict_panel(self, y, num_samples, levels, covariates, seed, sampling)
         grid = self.grid_ if y is None else self._grid(y, self.long_cols_)
         if y is not None:
             fitted_vars = list(self.grid_.frame().columns)
@@ -256,6 +276,35 @@ class DiffusionForecaster:
         index = grid.index(self.prediction_length)[-self.prediction_length:]
         return Forecast(samples, index, grid.layout, history=grid.frame(), quantiles=levels)
 
+    def predict_interval(self, y=None, coverage=(0.8, 0.9), **predict_kwargs) -> pd.DataFrame:
+        """Central prediction intervals (sktime's ``predict_interval``): columns ``lo-80``, ``hi-80``, ``lo-90``,
+        ``hi-90`` (Nixtla's names) in the layout of ``predict(...).to_frame()``. ``coverage``: fractions (0.9 for a
+        90 % interval); the bounds are the sample quantiles (1 - c) / 2 and (1 + c) / 2. ``predict_kwargs``: as in
+        :meth:`predict` (``num_samples``, ``seed``, ``sampler``, ...)."""
+        return self.predict(y, **predict_kwargs).interval(coverage)
+
+    def cross_validation(self, y, n_windows: int = 1, step_size: int | None = None, refit=False, **kwargs):
+        """Backtest on ``y``: ``n_windows`` forecasts of ``prediction_length`` steps, cut every ``step_size`` steps
+        (default ``prediction_length``) back from each series' end, compared with the actuals.
+
+        ``refit=False`` trains one copy of this model on the data before the first cutoff; ``True`` a copy at every
+        cutoff; an int ``k`` every ``k`` windows. This model is not changed and need not be fitted.
+
+        Keyword args: ``covariates``; ``num_samples`` (100); ``quantiles`` (0.025, 0.05, ..., 0.95, 0.975: the 19
+        levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the MASE scale; default from the frequency,
+        24 for hourly data); ``seed``; ``id_col``/``time_col``/``target_col``/``panel`` as in :meth:`fit`; and
+        ``sampler``/``sampling_steps``/``eta``/``sampling`` as in :meth:`predict`.
+
+        Returns:
+            a long DataFrame, one row per (series, cutoff, timestamp): id, ``cutoff`` (the last timestamp the
+            forecast saw), time, ``actual``, ``mean``, the quantile columns, ``seasonal_error`` (the window
+            history's ``mean |y_t - y_{t-m}|``). Score it with :func:`tsdiff.evaluation.evaluate_backtest` and
+            :func:`tsdiff.evaluation.calibration_from_frame`.
+        """
+        from .backtest import cross_validation
+
+        return cross_validation(self, y, n_windows=n_windows, step_size=step_size, refit=refit, **kwargs)
+
     # -- persistence ------------------------------------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format)."""
@@ -265,16 +314,20 @@ class DiffusionForecaster:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             backend = self._save_state(tmp)
-            arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
+            if self.panel_ is not None:
+                data, arrays = panel_state(self.panel_)
+                data = {"panel": data}
+            else:
+                arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
+                data = {"layout": encode_layout(self.grid_.layout), "grid_start": encode_label(self.grid_.start),
+                        "columns": [encode_label(c) for c in self.history_.columns]}
             if self.covariates_ is not None:
                 arrays["covariates"] = self.covariates_
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             (tmp / "history.npz").write_bytes(buffer.getvalue())
             manifest = {"model": type(self).__name__, "tsdiff_version": _version(), "params": params,
-                        "backend": backend, "layout": encode_layout(self.grid_.layout),
-                        "grid_start": encode_label(self.grid_.start), "long_cols": self.long_cols_,
-                        "columns": [encode_label(c) for c in self.history_.columns]}
+                        "backend": backend, "long_cols": self.long_cols_, **data}
             return write_archive(path, manifest, tmp)
 
     @classmethod
@@ -282,12 +335,17 @@ class DiffusionForecaster:
         try:
             model = cls(**manifest["params"])
             model._load_state(directory, manifest["backend"])
+            model.long_cols_, model.panel_ = manifest["long_cols"], None
+            if "panel" in manifest:
+                with np.load(directory / "history.npz", allow_pickle=False) as arrays:
+                    model.panel_ = panel_from_state(manifest["panel"], arrays)
+                model.grid_ = model.covariates_ = model.history_ = None
+                return model
             with np.load(directory / "history.npz", allow_pickle=False) as arrays:
                 values, observed = arrays["values"], arrays["observed"]
                 model.covariates_ = arrays["covariates"] if "covariates" in arrays.files else None
             layout = decode_layout(manifest["layout"])
             model.grid_ = Grid(values, decode_label(manifest["grid_start"]), layout)
-            model.long_cols_ = manifest["long_cols"]
             columns = pd.Index([decode_label(c) for c in manifest["columns"]], name=layout.columns_name)
             if layout.kind == "long":
                 columns.name = None

@@ -102,3 +102,17 @@ class TimeGrad(DiffusionForecaster):
         _, weights = load_weights(directory / "weights.npz")
         module.model.load_state_dict(weights)
         self.predictor_ = estimator.create_predictor(estimator.create_transformation(), module)
+
+    # -- panels: one global univariate network over many series ----------------------------------------------------
+    def _train_panel(self, panel) -> None:
+        # every series is a (1, T_i) entry of its own start and length; the network has no per-series parameters
+        # (target_dim 1), so it forecasts series it never saw
+        self.backend_ = dict(freq=panel.layout.freq, target_dim=1, num_covariates=0)
+        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, quiet_lightning(self.progress):
+            estimator = self._make_estimator(**self.backend_, workdir=workdir)
+            self.predictor_ = estimator.train([self._entry(grid, None) for grid in panel.series])
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        forecasts = self.predictor_.predict([self._entry(grid, None) for grid in panel.series],
+                                            num_samples=num_samples, seed=seed, sampling=sampling)
+        return np.stack([np.asarray(f.samples, dtype=np.float64)[:, :, 0] for f in forecasts], axis=-1)

@@ -99,3 +99,34 @@ def test_bad_arguments_are_named():
         model.cross_validation(y, refit="always", **NIXTLA)
     with pytest.raises(ValueError, match="step_size"):
         model.cross_validation(y, step_size=0, **NIXTLA)
+
+
+def layouts():
+    wide = hourly_frame(n=100)
+    wide.iloc[-10:, 1] = np.nan  # b ended 10 hours earlier
+    periods = ragged_panel().assign(ds=lambda f: f["ds"].dt.to_period("h"))
+    zoned = ragged_panel().assign(ds=lambda f: f["ds"].dt.tz_localize("Europe/Berlin"))
+    return {
+        "wide as panel": (wide, dict(panel=True), {"a": wide.index[-1], "b": wide.index[-11]}),
+        "long as one series": (ragged_panel(), dict(panel=False, **NIXTLA), {None: ragged_panel()["ds"].max()}),
+        "periods": (periods, NIXTLA, ends(periods)),
+        "time zone": (zoned, NIXTLA, ends(zoned)),
+    }
+
+
+@pytest.mark.filterwarnings("ignore:the series end at different times")
+@pytest.mark.parametrize("name", sorted(layouts()))
+def test_every_layout_is_cut_at_the_right_ends(name):
+    y, options, last = layouts()[name]
+    cv = tsdiff.TimeGrad(prediction_length=H, **FAST).cross_validation(y, n_windows=2, num_samples=2,
+                                                                      quantiles=(0.5,), **options)
+    id_col, time_col = cv.columns[0], cv.columns[2]
+    step = pd.Timedelta(hours=1) if name != "periods" else 1
+    for item, end in last.items():
+        rows = cv if item is None else cv[cv[id_col] == item]
+        assert list(rows["cutoff"].unique()) == [end - 2 * H * step, end - H * step], item
+        assert rows[time_col].max() == end
+    if name == "long as one series":  # series that end earlier have no actuals in the last windows
+        assert np.isfinite(cv[cv[id_col] == "s0"]["actual"]).all() and cv["actual"].isna().any()
+    else:
+        assert np.isfinite(cv["actual"]).all()

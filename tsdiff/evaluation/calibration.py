@@ -100,7 +100,7 @@ class CalibrationReport:
                           step="post", color="grey", alpha=0.25, lw=0, label="uniform ±2 s.d.")
         hist.axhline(1.0, color="black", lw=1)
         hist.set(xlim=(0, 1), xlabel="PIT", ylabel="density", title=f"PIT histogram (n={self.n})")
-        hist.legend(loc="upper center", fontsize=8)
+        hist.legend(loc="best", fontsize=8)
         rel.plot([0, 1], [0, 1], color="black", lw=1, label="ideal")
         rel.plot(self.quantile_levels, self.quantile_coverage, "o-", ms=4, label="y ≤ quantile τ")
         if len(self.nominal):

@@ -315,8 +315,8 @@ class DiffusionForecaster:
             tmp = Path(tmp)
             backend = self._save_state(tmp)
             if self.panel_ is not None:
-                data, arrays = panel_state(self.panel_)
-                data = {"panel": data}
+                state, arrays = panel_state(self.panel_)
+                data = {"panel": state}
             else:
                 arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
                 data = {"layout": encode_layout(self.grid_.layout), "grid_start": encode_label(self.grid_.start),

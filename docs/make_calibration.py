@@ -1,15 +1,15 @@
-"""The README's panel example on real data: TimeGrad as one global model over the m4_hourly *training* series (a
-long frame of 414 series of different lengths and ends), backtested with ``cross_validation`` on the last windows
-of that training data — the benchmark's test windows are never read — then scored and its calibration plotted.
+"""Regenerate docs/calibration.png: the README's panel example on real data. TimeGrad is one global model over the
+first m4_hourly *training* series (a long frame), backtested with ``cross_validation`` on the last windows of that
+training data (the benchmark's test windows are never read), scored, and its calibration plotted.
 
-    python -m experiments.panel_example [--series 100] [--windows 2] [--epochs 6] [--batches 50] [--samples 100]
-                                        [--sampler ddim] [--sampling-steps 10] [--seed 0] [--threads 1]
-                                        [--out docs/calibration.png]
+    TSDIFF_DATA=../shared/datasets python docs/make_calibration.py [--series 100] [--windows 2] [--epochs 6]
+        [--batches 50] [--samples 100] [--sampler ddim] [--sampling-steps 10] [--seed 0] [--threads 1]
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 
 def m4_hourly_long(series: int):
@@ -28,7 +28,7 @@ def m4_hourly_long(series: int):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m experiments.panel_example", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="docs/make_calibration.py", description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--windows", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=6)
@@ -38,7 +38,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sampling-steps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default="docs/calibration.png")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("calibration.png")))
     args = parser.parse_args(argv)
 
     import matplotlib

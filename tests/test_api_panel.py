@@ -7,13 +7,12 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import tsdiff
 from tsdiff.api.panel_forecast import PanelForecast
 
 from api_helpers import CSDI_FAST, FAST, hourly_frame
-from panel_helpers import NIXTLA, SERIES, ends, ragged_panel
+from panel_helpers import NIXTLA, ends, ragged_panel
 
 H = 4
 MODELS = {"timegrad": (tsdiff.TimeGrad, FAST), "csdi": (tsdiff.CSDI, CSDI_FAST)}

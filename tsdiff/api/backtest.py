@@ -63,36 +63,47 @@ class _Data:
         return self.lookup.reindex(keys).to_numpy(dtype=np.float64)
 
     def cut(self, cutoffs: dict):
-        """``y`` up to ``cutoffs[id]`` (one timestamp for all under the key None), ending exactly there."""
-        id_col, time_col, target_col = (self.long_cols[k] for k in ("id_col", "time_col", "target_col"))
+        """``y`` up to ``cutoffs[id]`` (one timestamp for all under the key None), each series ending exactly there
+        (a NaN row where the cutoff row itself is missing, so the forecast starts right after the cutoff)."""
         if self.kind == "long":
-            if None in cutoffs:
-                keep = np.asarray(self.times <= cutoffs[None])
-            else:
-                keep = np.asarray(self.times <= pd.Index(list(self.y[id_col].map(cutoffs))))
-            cut = self.y.loc[keep].copy()
-            cut[time_col] = self.times[keep]
-            last = cut.groupby(id_col, sort=False)[time_col].max()
-            wanted = cutoffs if None not in cutoffs else {last.idxmax(): cutoffs[None]}
-            short = [item for item, end in wanted.items() if item in last.index and last[item] < end]
-            if short:  # a series whose cutoff row is missing still ends there (a NaN row), as on the grid
-                extra = pd.DataFrame({id_col: short, time_col: [wanted[i] for i in short], target_col: np.nan})
-                cut = pd.concat([cut, extra.astype({id_col: cut[id_col].dtype}, errors="ignore")],
-                                ignore_index=True)
-            return cut
+            return self._cut_long(cutoffs)
         y = self.y.set_axis(self.times)
-        if not self.panel:  # one timestamp for all; a NaN row where the cutoff row is missing
-            end = cutoffs[None]
-            cut = y[self.times <= end]
-            if cut.index[-1] < end:
-                cut = pd.concat([cut, pd.DataFrame(np.nan, index=pd.Index([end]), columns=cut.columns)
-                                 if isinstance(cut, pd.DataFrame) else pd.Series([np.nan], index=[end],
-                                                                                  name=cut.name)])
-            return cut
+        return self._cut_columns(y, cutoffs) if self.panel else self._cut_joint(y, cutoffs[None])
+
+    def _cut_long(self, cutoffs: dict) -> pd.DataFrame:
+        id_col, time_col, target_col = (self.long_cols[k] for k in ("id_col", "time_col", "target_col"))
+        if None in cutoffs:
+            keep = np.asarray(self.times <= cutoffs[None])
+        else:
+            keep = np.asarray(self.times <= pd.Index(list(self.y[id_col].map(cutoffs))))
+        cut = self.y.loc[keep].copy()
+        cut[time_col] = self.times[keep]
+        last = cut.groupby(id_col, sort=False, observed=True)[time_col].max()
+        wanted = cutoffs if None not in cutoffs else {last.idxmax(): cutoffs[None]}
+        short = [item for item, end in wanted.items() if item in last.index and last[item] < end]
+        if short:
+            extra = pd.DataFrame({id_col: short, time_col: [wanted[i] for i in short], target_col: np.nan})
+            cut = pd.concat([cut, extra.astype({id_col: cut[id_col].dtype}, errors="ignore")], ignore_index=True)
+        return cut
+
+    @staticmethod
+    def _cut_joint(y, end):
+        cut = y[y.index <= end]
+        if cut.index[-1] < end:
+            if isinstance(cut, pd.DataFrame):
+                row = pd.DataFrame(np.nan, index=pd.Index([end]), columns=cut.columns)
+            else:
+                row = pd.Series([np.nan], index=pd.Index([end]), name=cut.name)
+            cut = pd.concat([cut, row])
+        return cut
+
+    @staticmethod
+    def _cut_columns(y, cutoffs: dict):
+        """A wide frame read as a panel: each column up to its own cutoff (NaN after it; the panel reader ends a
+        column at its last observed value)."""
         frame = y.to_frame() if isinstance(y, pd.Series) else y
         names = ["0" if y.name is None else y.name] if isinstance(y, pd.Series) else list(frame.columns)
-        limits = np.array([cutoffs[n] for n in names], dtype=object)
-        keep = np.stack([self.times <= end for end in limits], axis=1)  # (T, D)
+        keep = np.stack([y.index <= cutoffs[name] for name in names], axis=1)  # (T, D)
         cut = frame.where(keep)[keep.any(axis=1)]
         return cut.iloc[:, 0].rename(y.name) if isinstance(y, pd.Series) else cut
 

@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     lengths = panel.groupby("unique_id").size()
     print(f"{panel['unique_id'].nunique()} series, {lengths.min()}-{lengths.max()} hours each")
     model = tsdiff.TimeGrad(prediction_length=48, epochs=args.epochs, num_batches_per_epoch=args.batches,
-                            seed=args.seed, progress=False)
+                            seed=args.seed, verbose=0)
     started = time.perf_counter()
     cv = model.cross_validation(panel, n_windows=args.windows, num_samples=args.samples, id_col="unique_id",
                                 time_col="ds", target_col="y", sampler=args.sampler,

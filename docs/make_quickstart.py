@@ -23,7 +23,7 @@ def main() -> None:
     path = fetch(dataset_info("ETTh1").files[0])
     df = pd.read_csv(path, index_col="date", parse_dates=True)
     history, truth = df.iloc[-24 * 60:-24], df.iloc[-24:]
-    model = tsdiff.TimeGrad(prediction_length=24, epochs=10, seed=0, progress=False).fit(history)
+    model = tsdiff.TimeGrad(prediction_length=24, epochs=10, seed=0, verbose=0).fit(history)
     forecast = model.predict(num_samples=100, quantiles=(0.1, 0.5, 0.9))
     print(forecast.to_frame().head())
     ax = forecast.plot(history=96, variables=["OT"], actuals=truth)

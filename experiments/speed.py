@@ -1,18 +1,21 @@
-"""Speed study: sampling time against accuracy for the batched DDPM/DDIM samplers, and against a batch-1 loop.
+"""Speed study: sampling time against accuracy for the batched samplers, and against a batch-1 loop.
 
 ``python -m experiments.speed [--preset quick] [--seed 0] [--threads 1] [--out experiments/results/speed]
-[--models timegrad,csdi] [--datasets ...] [--ddim-steps 50,20,10] [--loop-samples N] [--set [SCOPE:]KEY=JSON]``
+[--models timegrad,csdi] [--datasets ...] [--samplers ddim,dpm-solver++] [--steps 20,10,5] [--spacings ...]
+[--loop-samples N] [--set [SCOPE:]KEY=JSON]``
 
 For each study (TimeGrad and CSDI on exchange_rate_nips, CSDI on PhysioNet 10 %), ONE model is trained with the
-preset's config; then, in the same process, the whole test set is sampled with ddpm over all T steps and with ddim
-at 50 (if ≤ T), 20 and 10 steps, timed and scored (forecasts: ``experiments.common.score_forecasts``; imputation:
+preset's config; then, in the same process, the whole test set is sampled with ddpm over all T steps and with each
+few-step sampler at each step count ≤ T (network calls per reverse run; with each ``--spacings`` entry, default: the
+sampler's own spacing), timed and scored (forecasts: ``experiments.common.score_forecasts``; imputation:
 CRPS/MAE on the evaluation targets, ``experiments.models.csdi.imputation_metrics``). The batched sampler (all
 samples of a window go through the network together) is also compared with the reference implementations' loop
 (batch 1, one sample per call): that loop is timed on a few samples of the first window/series and extrapolated
 linearly to the whole test set — the output says so. Everything runs on the CPU.
 
 ``--set`` overrides preset entries: ``epochs=1`` (every study), ``csdi:epochs=1`` (one model) or
-``csdi/physionet_10:max_test=4`` (one study). Outputs in ``--out``: ``speed.json`` (every row, configs, machine),
+``csdi/physionet_10:max_test=4`` (one study); ``--set 'split="valid"'`` measures forecasters on the validation windows
+(for choosing a default sampler without looking at the test windows). Outputs in ``--out``: ``speed.json`` (every row, configs, machine),
 ``speed.md`` (the tables, also printed) and ``speed.png`` (CRPS-sum / CRPS against sampling seconds, log x).
 """
 from __future__ import annotations
@@ -32,8 +35,13 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Callable, Optional  # noqa: E402
 
+from tsdiff.diffusion import SamplingOptions  # noqa: E402
+
 STUDIES = (("timegrad", "exchange_rate_nips"), ("csdi", "exchange_rate_nips"), ("csdi", "physionet_10"))
-DDIM_STEPS = (50, 20, 10)
+FEW_STEP_SAMPLERS = ("ddim", "dpm-solver++")
+STEPS = (20, 10, 5)
+#: a few-step setting "meets the 3 % rule" when its CRPS is within 3 % of full ddpm's on the same network
+TOLERANCE = 0.03
 LOOP_SAMPLES = 5
 DEFAULT_OUT = Path(__file__).parent / "results" / "speed"
 
@@ -42,7 +50,7 @@ DEFAULT_OUT = Path(__file__).parent / "results" / "speed"
 class Study:
     """One trained model and how to sample and score its test set.
 
-    ``sample(sampler, sampling_steps)``: samples of the whole test set, batched (``sampling_steps`` None for ddpm);
+    ``sample(sampling)``: samples of the whole test set, batched, with a :class:`~tsdiff.diffusion.SamplingOptions`;
     ``sample_one(seed)``: one ddpm sample of the first window/series with batch 1; ``score(samples)``: metrics.
     """
 
@@ -53,7 +61,7 @@ class Study:
     num_units: int  # test windows (forecast) or series (imputation)
     num_samples: int
     train_seconds: float
-    sample: Callable[[str, Optional[int]], Any]
+    sample: Callable[[Any], Any]
     sample_one: Callable[[int], Any]
     score: Callable[[Any], dict]
 
@@ -94,14 +102,12 @@ def train_csdi_imputer(train, config: dict, seed: int):
     return csdi.fit_imputer(csdi.build_imputer(train, config), train, config, seed)
 
 
-# -- sampling: (windows, num_samples, sampler, steps, seed) -> W arrays (S, H, D), and the model's T --------------
+# -- sampling: (windows, num_samples, sampling, seed) -> W arrays (S, H, D), and the model's T --------------------
 def predictor_sampler(predictor):
     """Both forecasters train a ``tsdiff.models.base.DiffusionPredictor``: seed and sampler are per call."""
-    from tsdiff.diffusion import SamplingOptions
 
-    def sample(windows, num_samples: int, sampler: str, steps, seed: int):
-        forecasts = predictor.predict(windows, num_samples=num_samples, seed=seed,
-                                      sampling=SamplingOptions(sampler, steps))
+    def sample(windows, num_samples: int, sampling, seed: int):
+        forecasts = predictor.predict(windows, num_samples=num_samples, seed=seed, sampling=sampling)
         return [f.samples for f in forecasts]
 
     return sample, predictor.prediction_net.diffusion.num_diffusion_steps
@@ -124,8 +130,8 @@ def forecast_study(model: str, task, config: dict, seed: int) -> Study:
     first = ListDataset(task.window_inputs()[:1], freq=task.freq, one_dim_target=False)
     S = int(config.get("num_samples", 100))
     return Study(model, task.name, "forecast", T, task.num_windows, S, train_seconds,
-                 sample=lambda sampler, steps: sample(windows, S, sampler, steps, seed),
-                 sample_one=lambda seed_: sample(first, 1, "ddpm", None, seed_),
+                 sample=lambda sampling: sample(windows, S, sampling, seed),
+                 sample_one=lambda seed_: sample(first, 1, SamplingOptions("ddpm"), seed_),
                  score=lambda samples: score_forecasts(task, samples))
 
 
@@ -141,9 +147,8 @@ def imputation_study(dataset: str, splits: dict, config: dict, seed: int) -> Stu
     target, eval_mask = torch.as_tensor(test.values[:n]), torch.as_tensor(test.eval_mask[:n])
     S, batch = int(config["num_samples"]), config.get("impute_batch_size")
 
-    def sample(sampler, steps):
-        return imputer.impute(values, given, num_samples=S, sampler=sampler, sampling_steps=steps, seed=seed,
-                              batch_size=batch)
+    def sample(sampling):
+        return imputer.impute(values, given, num_samples=S, sampling=sampling, seed=seed, batch_size=batch)
 
     def sample_one(seed_):
         return imputer.impute(values[:1], given[:1], num_samples=1, sampler="ddpm", seed=seed_, batch_size=1)
@@ -161,7 +166,7 @@ def load_data(dataset: str, config: dict):
         return load_imputation(dataset, config)
     from experiments.common import load_forecast_task
 
-    return load_forecast_task(dataset)
+    return load_forecast_task(dataset, split=config.get("split", "test"))
 
 
 def build_study(model: str, dataset: str, data, config: dict, seed: int) -> Study:
@@ -172,21 +177,37 @@ def build_study(model: str, dataset: str, data, config: dict, seed: int) -> Stud
 
 
 # -- measurements -----------------------------------------------------------------------------------------------------
-def sampler_settings(T: int, ddim_steps=DDIM_STEPS) -> list[tuple[str, int]]:
-    """ddpm over all T steps, then ddim at each of ``ddim_steps`` that is ≤ T."""
-    return [("ddpm", T)] + [("ddim", int(n)) for n in ddim_steps if int(n) <= T]
+def sampler_settings(T: int, samplers=FEW_STEP_SAMPLERS, steps=STEPS, spacings=(None,)) -> list:
+    """Checked :class:`SamplingOptions`: ddpm over all T steps, then each few-step sampler at each step count ≤ T
+    (and each spacing; ``None``: the sampler's default)."""
+    settings = [SamplingOptions("ddpm").check(T)]
+    for sampler in samplers:
+        for n in steps:
+            if int(n) <= T:
+                settings += [SamplingOptions(sampler, int(n), spacing=sp).check(T) for sp in spacings]
+    return settings
 
 
-def measure_samplers(study: Study, ddim_steps=DDIM_STEPS) -> list[dict]:
-    """One row per sampler setting: seconds to sample the whole test set (batched) and the scores."""
+def measure_samplers(study: Study, settings) -> list[dict]:
+    """One row per sampler setting: seconds to sample the whole test set (batched) and the scores; a row meets the
+    3 % rule when its CRPS is within ``TOLERANCE`` of full ddpm's."""
     rows = []
-    for sampler, steps in sampler_settings(study.diffusion_steps, ddim_steps):
-        samples, seconds = _timed(study.sample, sampler, None if sampler == "ddpm" else steps)
-        rows.append(dict(model=study.model, dataset=study.dataset, kind=study.kind, sampler=sampler, steps=steps,
+    for sampling in settings:
+        samples, seconds = _timed(study.sample, sampling)
+        rows.append(dict(model=study.model, dataset=study.dataset, kind=study.kind, sampler=sampling.sampler,
+                         steps=sampling.sampling_steps, spacing=sampling.spacing, sampling=sampling.to_dict(),
                          sample_seconds=seconds, num_units=study.num_units, **study.score(samples)))
     for row in rows:
         row["speedup_vs_ddpm"] = rows[0]["sample_seconds"] / row["sample_seconds"]
+        row["crps_vs_ddpm"] = row["crps"] / rows[0]["crps"] - 1.0
+        row["meets_3pct"] = row["crps_vs_ddpm"] <= TOLERANCE
     return rows
+
+
+def fastest_meeting_rule(rows: list[dict]) -> Optional[dict]:
+    """The fewest-network-call few-step row within the 3 % rule (ties: the faster one), or None."""
+    ok = [r for r in rows if r["sampler"] != "ddpm" and r["meets_3pct"]]
+    return min(ok, key=lambda r: (r["steps"], r["sample_seconds"])) if ok else None
 
 
 def measure_loop(study: Study, batched_seconds: float, loop_samples: int = LOOP_SAMPLES) -> dict:
@@ -204,8 +225,8 @@ def measure_loop(study: Study, batched_seconds: float, loop_samples: int = LOOP_
     )
 
 
-def run_study(study: Study, ddim_steps=DDIM_STEPS, loop_samples: int = LOOP_SAMPLES) -> tuple[list[dict], dict]:
-    rows = measure_samplers(study, ddim_steps)
+def run_study(study: Study, settings, loop_samples: int = LOOP_SAMPLES) -> tuple[list[dict], dict]:
+    rows = measure_samplers(study, settings)
     return rows, measure_loop(study, rows[0]["sample_seconds"], loop_samples)
 
 
@@ -231,12 +252,19 @@ def render_markdown(result: dict) -> str:
              "Sampling seconds: the whole test set, all samples of a window/series batched through the network "
              "(one call per step); every row of a model uses the same trained network. CRPS/CRPS-sum: "
              "`experiments.common.score_forecasts`; imputation CRPS/MAE on the evaluation targets.", "",
-             "| model | dataset | sampler | steps | sampling s | × vs ddpm | CRPS | CRPS-sum | MAE |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| model | dataset | sampler | steps | spacing | sampling s | × vs ddpm | CRPS | vs ddpm | CRPS-sum | MAE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['model']} | {r['dataset']} | {r['sampler']} | {r['steps']} | {_num(r['sample_seconds'], 2)}"
-                     f" | {_num(r['speedup_vs_ddpm'], 1)} | {_num(r.get('crps'))} | {_num(r.get('crps_sum'))}"
-                     f" | {_num(r.get('mae'))} |")
+        lines.append(f"| {r['model']} | {r['dataset']} | {r['sampler']} | {r['steps']} | {r.get('spacing') or ''}"
+                     f" | {_num(r['sample_seconds'], 2)} | {_num(r['speedup_vs_ddpm'], 1)} | {_num(r.get('crps'))}"
+                     f" | {r['crps_vs_ddpm']:+.1%} | {_num(r.get('crps_sum'))} | {_num(r.get('mae'))} |")
+    lines.append("")
+    for st in result["studies"]:
+        best = fastest_meeting_rule([r for r in result["rows"] if (r["model"], r["dataset"]) ==
+                                     (st["model"], st["dataset"])])
+        verdict = (f"{best['sampler']} with {best['steps']} steps ({best['spacing']}), {best['crps_vs_ddpm']:+.1%} "
+                   f"CRPS, {best['speedup_vs_ddpm']:.1f}x faster than ddpm" if best else "none within 3 %")
+        lines.append(f"- {st['model']} / {st['dataset']}: fewest steps within 3 % of ddpm's CRPS: {verdict}.")
     lines += ["", "Batched sampler against one sample at a time (batch 1; **looped times are extrapolated**):", "",
               "| model | dataset | sampler | batched s | looped s/sample | looped s (extrapolated) | speed-up |",
               "|---|---|---|---|---|---|---|"]
@@ -263,10 +291,11 @@ def plot(result: dict, path: Path) -> None:
     for ax, st in zip(axes[0], studies):
         metric = "crps_sum" if st["kind"] == "forecast" else "crps"
         rows = [r for r in result["rows"] if (r["model"], r["dataset"]) == (st["model"], st["dataset"])]
-        for sampler, style in (("ddim", "o-"), ("ddpm", "s")):
-            chosen = [r for r in rows if r["sampler"] == sampler]
-            ax.plot([r["sample_seconds"] for r in chosen], [r[metric] for r in chosen], style,
-                    label=f"{sampler} (batched)")
+        for sampler, style in (("ddim", "o-"), ("dpm-solver++", "^-"), ("ddpm", "s")):
+            chosen = sorted((r for r in rows if r["sampler"] == sampler), key=lambda r: r["sample_seconds"])
+            if chosen:
+                ax.plot([r["sample_seconds"] for r in chosen], [r[metric] for r in chosen], style,
+                        label=f"{sampler} (batched)")
         for r in rows:
             ax.annotate(f"{r['sampler']} {r['steps']}", (r["sample_seconds"], r[metric]), textcoords="offset points",
                         xytext=(4, 4), fontsize=8)
@@ -316,9 +345,10 @@ def study_config(model: str, dataset: str, preset: str, sets) -> dict:
     return config
 
 
-def run_all(plan, config_of: Callable[[str, str], dict], seed: int, ddim_steps=DDIM_STEPS,
-            loop_samples: Optional[int] = None, data_loader=load_data) -> dict:
-    """Train and measure every (model, dataset) of ``plan``: ``{"seed", "ddim_steps", "studies", "rows", "loops"}``.
+def run_all(plan, config_of: Callable[[str, str], dict], seed: int, samplers=FEW_STEP_SAMPLERS, steps=STEPS,
+            spacings=(None,), loop_samples: Optional[int] = None, data_loader=load_data) -> dict:
+    """Train and measure every (model, dataset) of ``plan``: ``{"seed", "samplers", "steps", "studies", "rows",
+    "loops"}``.
 
     ``config_of(model, dataset)``: the config of a study; ``data_loader(dataset, config)``: its data.
     """
@@ -328,11 +358,12 @@ def run_all(plan, config_of: Callable[[str, str], dict], seed: int, ddim_steps=D
         print(f"{model} / {dataset}: training...", flush=True)
         study = build_study(model, dataset, data_loader(dataset, config), config, seed)
         k = loop_samples or int(config.get("speed_loop_samples", LOOP_SAMPLES))
-        study_rows, loop = run_study(study, ddim_steps, k)
+        settings = sampler_settings(study.diffusion_steps, samplers, steps, spacings)
+        study_rows, loop = run_study(study, settings, k)
         studies.append(study_info(study, config))
         rows += study_rows
         loops.append(loop)
-    return dict(seed=seed, ddim_steps=list(ddim_steps), studies=studies, rows=rows, loops=loops)
+    return dict(seed=seed, samplers=list(samplers), steps=list(steps), studies=studies, rows=rows, loops=loops)
 
 
 def _csv(value: str) -> list[str]:
@@ -341,13 +372,16 @@ def _csv(value: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m experiments.speed", description=__doc__.splitlines()[0])
-    p.add_argument("--preset", default="quick", choices=["quick", "paper"])
+    p.add_argument("--preset", default="quick", help="a preset of every study's preset file (quick, paper, cpu, ...)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1; 0: torch's choice)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="directory for speed.json, speed.md, speed.png")
     p.add_argument("--models", type=_csv, default=["timegrad", "csdi"])
     p.add_argument("--datasets", type=_csv, default=None, help="comma-separated filter of the studies' datasets")
-    p.add_argument("--ddim-steps", type=lambda v: [int(x) for x in _csv(v)], default=list(DDIM_STEPS))
+    p.add_argument("--samplers", type=_csv, default=list(FEW_STEP_SAMPLERS), help="the few-step samplers to compare")
+    p.add_argument("--steps", type=lambda v: [int(x) for x in _csv(v)], default=list(STEPS),
+                   help="network calls per reverse run for the few-step samplers")
+    p.add_argument("--spacings", type=_csv, default=None, help="timestep spacings (default: each sampler's own)")
     p.add_argument("--loop-samples", type=int, default=None,
                    help=f"samples timed in the batch-1 loop (default: the preset's speed_loop_samples, else "
                         f"{LOOP_SAMPLES})")
@@ -370,8 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     sets = parse_sets(args.set)
-    result = run_all(plan, lambda m, d: study_config(m, d, args.preset, sets), args.seed, args.ddim_steps,
-                     args.loop_samples)
+    result = run_all(plan, lambda m, d: study_config(m, d, args.preset, sets), args.seed, args.samplers, args.steps,
+                     args.spacings or (None,), args.loop_samples)
     result.update(
         preset=args.preset,
         settings=dict(torch_threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-FAST = dict(epochs=1, num_batches_per_epoch=2, batch_size=8, progress=False, hidden_size=8, num_layers=1,
+FAST = dict(epochs=1, num_batches_per_epoch=2, batch_size=8, verbose=0, hidden_size=8, num_layers=1,
             residual_layers=2, residual_channels=4, num_diffusion_steps=10)
 
 
@@ -19,5 +19,5 @@ def long_frame(n=120, ids=("x", "y"), id_col="item_id", time_col="timestamp", ta
     frames = [pd.DataFrame({id_col: c, time_col: wide.index, target_col: wide[c].to_numpy()}) for c in ids]
     return pd.concat(frames, ignore_index=True)
 
-CSDI_FAST = dict(epochs=2, num_batches_per_epoch=3, batch_size=8, progress=False, residual_channels=8, residual_layers=1,
+CSDI_FAST = dict(epochs=2, num_batches_per_epoch=3, batch_size=8, verbose=0, residual_channels=8, residual_layers=1,
                  heads=1, num_diffusion_steps=10)

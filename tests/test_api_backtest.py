@@ -11,6 +11,8 @@ from tsdiff.evaluation import calibration_from_frame, evaluate_backtest, seasona
 from api_helpers import CSDI_FAST, FAST, hourly_frame
 from panel_helpers import NIXTLA, ends, ragged_panel
 
+# tiny models: their convergence warnings are expected
+pytestmark = pytest.mark.filterwarnings("ignore::tsdiff.api.training.ConvergenceWarning")
 H = 4
 LEVELS = [f"{q:g}" for q in BACKTEST_QUANTILES]
 
@@ -48,9 +50,9 @@ def test_training_never_sees_a_windows_actuals(monkeypatch, refit, trainings):
     seen = []
     original = tsdiff.TimeGrad._train_panel
 
-    def recording(self, panel):
+    def recording(self, panel, **kwargs):
         seen.append({item: grid.index()[-1] for item, grid in zip(panel.ids, panel.series)})
-        return original(self, panel)
+        return original(self, panel, **kwargs)
 
     monkeypatch.setattr(tsdiff.TimeGrad, "_train_panel", recording)
     y = ragged_panel()

@@ -20,6 +20,8 @@ from tsdiff.data import from_pandas
 from api_helpers import FAST, hourly_frame
 from panel_helpers import NIXTLA, ragged_panel
 
+# tiny models: their convergence warnings are expected
+pytestmark = pytest.mark.filterwarnings("ignore::tsdiff.api.training.ConvergenceWarning")
 H, S = 6, 50
 
 

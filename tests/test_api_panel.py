@@ -14,6 +14,8 @@ from tsdiff.api.panel_forecast import PanelForecast
 from api_helpers import CSDI_FAST, FAST, hourly_frame
 from panel_helpers import NIXTLA, ends, ragged_panel
 
+# tiny models: their convergence warnings are expected
+pytestmark = pytest.mark.filterwarnings("ignore::tsdiff.api.training.ConvergenceWarning")
 H = 4
 MODELS = {"timegrad": (tsdiff.TimeGrad, FAST), "csdi": (tsdiff.CSDI, CSDI_FAST)}
 
@@ -164,3 +166,57 @@ def test_cli_forecasts_a_ragged_long_csv_per_series(tmp_path, capsys, monkeypatc
                      "--output", str(tmp_path / "fc2.csv"), "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert set(pd.read_csv(tmp_path / "fc2.csv")["unique_id"]) == {"ns0", "ns1", "ns2"}
+
+
+# -- the training budget and fault tolerance work for panels too ----------------------------------------------------
+def test_tail_sampler_holds_out_each_series_own_tail():
+    from tsdiff.api.timegrad import TailSampler
+
+    sampler = TailSampler(fraction=0.2, min_future=4)
+    assert list(sampler(np.zeros(100))) == list(range(80, 97))  # the last 20 steps, windows of 4 inside them
+    assert sampler(np.zeros(50))[0] == 40 and sampler(np.zeros(10))[0] == 6  # at least one horizon
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_validation_tails_per_series(name):
+    cls, fast = MODELS[name]
+    y = ragged_panel()
+    model = cls(prediction_length=H, validation_fraction=0.2, **dict(fast, epochs=2)).fit(y, **NIXTLA)
+    assert model.loss_curve_["val_loss"].notna().all() and len(model.loss_curve_) == 2
+    from tsdiff.api.panel import read_panel, validation_cuts
+
+    cuts = validation_cuts(model, read_panel(y, None, NIXTLA))
+    assert cuts == [96, 72, 56]  # each series keeps its own last 20 %
+    with pytest.raises(ValueError, match="validation_fraction=0.95 leaves"):
+        cls(prediction_length=H, validation_fraction=0.95, **fast).fit(y, **NIXTLA)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_panel_fit_resumes_to_the_same_weights(tmp_path):
+    import lightning.pytorch as pl
+
+    class InterruptAfter(pl.Callback):
+        def __init__(self, batches):
+            self.batches, self.seen = batches, 0
+
+        def on_train_batch_end(self, *args):
+            self.seen += 1
+            if self.seen == self.batches:
+                raise _Interrupted
+
+    settings = dict(FAST, epochs=3, num_batches_per_epoch=2)
+    y = ragged_panel()
+    reference = tsdiff.TimeGrad(prediction_length=H, **settings).fit(y, **NIXTLA)
+    with pytest.raises(_Interrupted):
+        tsdiff.TimeGrad(prediction_length=H, trainer_kwargs={"callbacks": [InterruptAfter(5)]}, **settings).fit(
+            y, checkpoint_dir=tmp_path / "ckpt", **NIXTLA)
+    resumed = tsdiff.TimeGrad(prediction_length=H, **settings).fit(y, checkpoint_dir=tmp_path / "ckpt", resume=True,
+                                                                   **NIXTLA)
+    np.testing.assert_array_equal(resumed.predict(num_samples=4, seed=1).samples,
+                                  reference.predict(num_samples=4, seed=1).samples)
+    with pytest.raises(ValueError, match="belongs to another fit.*the training data"):
+        tsdiff.TimeGrad(prediction_length=H, **settings).fit(y.iloc[5:], checkpoint_dir=tmp_path / "ckpt",
+                                                             resume=True, **NIXTLA)

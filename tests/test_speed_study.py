@@ -9,6 +9,7 @@ from gluonts.dataset.common import ListDataset, TrainDatasets
 
 from experiments import speed
 from experiments.common import task_from_dataset
+from tsdiff.diffusion import SamplingOptions
 from tsdiff.data.entries import make_metadata
 from tsdiff.data.imputation.base import ImputationData
 
@@ -62,9 +63,15 @@ def test_speed_study_tiny_end_to_end(tmp_path):
                   machine={"cpu": "test"}, date="today", command="pytest")
     paths = speed.write_outputs(result, tmp_path)
 
-    # T = 20: ddpm over all 20 steps, ddim at 20 and 10 (50 > T is skipped), for every study
+    # T = 20: ddpm over all 20 steps, then ddim and dpm-solver++ at 20, 10 and 5 steps, for every study
+    few = [(s, n) for s in ("ddim", "dpm-solver++") for n in (20, 10, 5)]
     assert [(r["model"], r["dataset"], r["sampler"], r["steps"]) for r in result["rows"]] == [
-        (m, d, s, n) for m, d in plan for s, n in (("ddpm", 20), ("ddim", 20), ("ddim", 10))]
+        (m, d, s, n) for m, d in plan for s, n in [("ddpm", 20)] + few]
+    assert {r["spacing"] for r in result["rows"] if r["sampler"] == "dpm-solver++"} == {"logsnr"}
+    for r in result["rows"]:
+        assert r["meets_3pct"] == (r["crps"] <= 1.03 * next(
+            x["crps"] for x in result["rows"] if (x["model"], x["dataset"], x["sampler"]) ==
+            (r["model"], r["dataset"], "ddpm")))
     for r in result["rows"]:
         assert r["sample_seconds"] > 0 and np.isfinite(r["crps"]) and r["crps"] > 0
         assert ("crps_sum" in r) == (r["kind"] == "forecast") and ("mae" in r)
@@ -80,12 +87,18 @@ def test_speed_study_tiny_end_to_end(tmp_path):
     assert saved["rows"] == json.loads(json.dumps(result["rows"]))
     assert paths["png"].stat().st_size > 1000
     table = paths["md"].read_text()
-    assert table.count("| timegrad | tiny_forecast | ddim |") == 2 and "looped times are extrapolated" in table
+    assert table.count("| timegrad | tiny_forecast | ddim |") == 3 and "looped times are extrapolated" in table
+    assert table.count("fewest steps within 3 %") == 3
 
 
 def test_settings_and_overrides():
-    assert speed.sampler_settings(100) == [("ddpm", 100), ("ddim", 50), ("ddim", 20), ("ddim", 10)]
-    assert speed.sampler_settings(50) == [("ddpm", 50), ("ddim", 50), ("ddim", 20), ("ddim", 10)]
+    settings = speed.sampler_settings(100, ("ddim", "dpm-solver++"), (50, 10))
+    assert [(s.sampler, s.sampling_steps, s.spacing) for s in settings] == [
+        ("ddpm", 100, "linspace"), ("ddim", 50, "linspace"), ("ddim", 10, "linspace"),
+        ("dpm-solver++", 50, "logsnr"), ("dpm-solver++", 10, "logsnr")]
+    assert [s.sampling_steps for s in speed.sampler_settings(8, ("ddim",), (20, 10, 5))] == [8, 5]
+    spaced = speed.sampler_settings(20, ("ddim",), (5,), spacings=("linspace", "trailing"))
+    assert [s.spacing for s in spaced[1:]] == ["linspace", "trailing"]
     sets = speed.parse_sets(["epochs=1", "csdi:num_samples=4", "csdi/physionet_10:max_test=2"])
     assert sets == [(None, "epochs", 1), ("csdi", "num_samples", 4), ("csdi/physionet_10", "max_test", 2)]
     tg = speed.study_config("timegrad", "exchange_rate_nips", "quick", sets)
@@ -115,7 +128,7 @@ def test_batched_sampling_makes_T_calls_where_the_loop_makes_T_per_sample(monkey
         steps_per_run = H if model == "timegrad" else 1  # TimeGrad runs one reverse diffusion per forecast step
         units = study.num_units
         runs.clear()
-        study.sample("ddpm", None)
+        study.sample(SamplingOptions("ddpm"))
         assert sum(n for _, n in runs) == T * steps_per_run  # every window and sample in one batch
         assert {b for b, _ in runs} == {units * S}
         runs.clear()

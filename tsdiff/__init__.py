@@ -1,7 +1,7 @@
 """tsdiff: probabilistic time-series forecasting and imputation with denoising diffusion models.
 
-pandas API: :class:`TimeGrad`, :class:`CSDI`, :class:`Forecast`, :class:`PanelForecast`, :class:`Imputation`,
-:func:`load`.
+pandas API: :class:`TimeGrad`, :class:`CSDI` (scikit-learn estimators), :class:`Forecast`, :class:`PanelForecast`,
+:class:`Imputation`, :func:`load`, :class:`ConvergenceWarning`, :class:`NotFittedError`.
 GluonTS API: :class:`TimeGradEstimator`, :class:`CSDIEstimator`. The diffusion core: :mod:`tsdiff.diffusion`.
 Heavy dependencies (GluonTS, Lightning) load on first use of these names.
 """
@@ -17,6 +17,9 @@ _LAZY = {
     "Imputation": "tsdiff.api.imputation",
     "load": "tsdiff.api.model",
     "NotFittedError": "tsdiff.api.model",
+    "ConvergenceWarning": "tsdiff.api.training",
+    "NonFiniteLossError": "tsdiff.models.base.guards",
+    "SamplingMemoryError": "tsdiff.models.base.memory",
     "TimeGradEstimator": "tsdiff.models.timegrad",
     "CSDIEstimator": "tsdiff.models.csdi",
 }

@@ -4,6 +4,7 @@
     tsdiff forecast new.csv --load model.tsd --output forecast.csv      # the saved model on new.csv's data
     tsdiff impute data.csv --output imputed.csv [--plot imputed.png]
     tsdiff datasets
+    tsdiff --version
 
 Bad input ends with a one-line ``error: ...`` and exit code 2; output paths are checked before training and
 nothing is written on error. How the CSV is read: :mod:`tsdiff.cli_io`.
@@ -15,10 +16,16 @@ import os
 import sys
 import warnings
 
-from tsdiff.cli_io import CLIError, check_outputs, read_csv
+from tsdiff import __version__
+from tsdiff.api.defaults import EPOCHS, NUM_BATCHES_PER_EPOCH
+from tsdiff.cli_io import CLIError, check_float_format, check_outputs, long_rows, read_csv
 from tsdiff.diffusion.options import SAMPLERS
 
-_TRAINING_OPTIONS = ("model", "epochs", "batches", "freq")  # meaningless with --load: the saved model is used as is
+# meaningless with --load: the saved model is used as is
+_TRAINING_OPTIONS = ("model", "epochs", "batches", "freq", "time_limit")
+_DEVICES = ("auto", "cpu", "cuda", "gpu", "mps")
+_PLOT_MAX = 8  # variables drawn when --variables is not given
+FORECAST_FLOAT_FORMAT = "%.7g"  # the models compute in float32: more digits are noise
 
 
 def _note(args):
@@ -42,16 +49,22 @@ def _model(name: str | None, horizon: int, args):
     import tsdiff
 
     cls = {"timegrad": tsdiff.TimeGrad, "csdi": tsdiff.CSDI}[name or "timegrad"]
-    kwargs = dict(prediction_length=horizon, progress=not args.quiet, seed=args.seed)
-    if args.epochs is not None:
-        kwargs["epochs"] = args.epochs
-    if args.batches is not None:
-        kwargs["num_batches_per_epoch"] = args.batches
-    if getattr(args, "freq", None):
-        kwargs["freq"] = args.freq
+    return cls(prediction_length=horizon, **_training(args))
+
+
+def _training(args) -> dict:
+    """The model arguments set on the command line (the others keep the model's defaults)."""
+    kwargs = dict(verbose=_verbosity(args), seed=args.seed, device=args.device or "auto")
+    given = dict(epochs=args.epochs, num_batches_per_epoch=args.batches, time_limit=args.time_limit,
+                 freq=getattr(args, "freq", None))
+    kwargs.update({k: v for k, v in given.items() if v is not None})
     # the sampler becomes the model's default, so a bad choice fails here, before any training
     kwargs.update({k: v for k, v in _sampling(args).items() if v is not None})
-    return cls(**kwargs)
+    return kwargs
+
+
+def _verbosity(args) -> int:
+    return 0 if args.quiet else 2 if args.verbose else 1
 
 
 def _sampling(args) -> dict:
@@ -63,10 +76,11 @@ def _load(args):
     """The saved model, after refusing options that only apply to training and a horizon it was not trained for."""
     import tsdiff
 
-    given = [f"--{name}" for name in _TRAINING_OPTIONS if getattr(args, name) is not None]
+    given = [f"--{name.replace('_', '-')}" for name in _TRAINING_OPTIONS if getattr(args, name) is not None]
     if given:
         raise CLIError(f"{', '.join(given)} only apply to training; with --load the saved model is used as is")
-    model = tsdiff.load(args.load)
+    model = tsdiff.load(args.load, device=args.device)
+    model.set_params(verbose=_verbosity(args))
     if args.horizon is not None and args.horizon != model.prediction_length:
         raise CLIError(f"--horizon {args.horizon} differs from the saved model's horizon {model.prediction_length}; "
                        "a model forecasts the horizon it was trained for: omit --horizon (or train a new model)")
@@ -104,6 +118,8 @@ def _read_forecast_input(args, model):
 
 def cmd_forecast(args) -> None:
     quantiles = _quantiles(args.quantiles)
+    float_format = check_float_format(args.float_format or FORECAST_FLOAT_FORMAT)
+    variables = _variables(args)
     check_outputs({"--output": args.output, "--plot": args.plot, "--save": args.save}, args.data)
     if args.load:
         model = _load(args)
@@ -117,9 +133,13 @@ def cmd_forecast(args) -> None:
         model = _model(args.model, args.horizon, args).fit(y, **long_cols)
         forecast = model.predict(num_samples=args.samples, quantiles=quantiles, seed=args.seed)
     frame = forecast.to_frame(quantiles=quantiles)
-    frame.to_csv(args.output, index=forecast.layout.kind != "long")
+    long = forecast.layout.kind == "long" or args.layout == "long"
+    if long and forecast.layout.kind != "long":
+        frame = long_rows(frame)
+    frame.to_csv(args.output, index=not long, float_format=float_format)
     if args.plot:
-        _save_plot(forecast.plot(), args.plot)
+        chosen = _plot_variables(variables, forecast.variables, args)
+        _save_plot(forecast.plot(variables=chosen), args.plot, chosen, forecast.variables)
     if args.save:
         model.save(args.save)
     if not args.quiet:
@@ -129,19 +149,18 @@ def cmd_forecast(args) -> None:
 def cmd_impute(args) -> None:
     import tsdiff
 
+    # the observed values are the user's own: written exactly unless --float-format says otherwise
+    float_format = None if args.float_format is None else check_float_format(args.float_format)
+    variables = _variables(args)
     check_outputs({"--output": args.output, "--plot": args.plot}, args.data)
     y, _ = read_csv(args.data, args.time_col, None, _note(args))
-    kwargs = dict(progress=not args.quiet, seed=args.seed)
-    if args.epochs is not None:
-        kwargs["epochs"] = args.epochs
-    if args.batches is not None:
-        kwargs["num_batches_per_epoch"] = args.batches
-    kwargs.update({k: v for k, v in _sampling(args).items() if v is not None})
-    model = tsdiff.CSDI(prediction_length=1, **kwargs).fit(y)
+    model = tsdiff.CSDI(prediction_length=1, **_training(args)).fit(y)
     imputation = model.impute(y, num_samples=args.samples, seed=args.seed)
-    imputation.median.to_csv(args.output)
+    imputation.median.to_csv(args.output, float_format=float_format)
     if args.plot:
-        _save_plot(imputation.plot(), args.plot)
+        names = list(y.columns)
+        chosen = _plot_variables(variables, names, args)
+        _save_plot(imputation.plot(variables=chosen), args.plot, chosen, names)
     if not args.quiet:
         print(f"filled {int((~imputation.observed).sum())} missing values; wrote {args.output}", file=sys.stderr)
 
@@ -160,11 +179,51 @@ def cmd_datasets(args) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-def _save_plot(axes, path: str) -> None:
+def _variables(args) -> list[str] | None:
+    if args.variables is None:
+        return None
+    names = [v.strip() for v in args.variables.split(",") if v.strip()]
+    if not names:
+        raise CLIError("--variables must name at least one column, e.g. --variables OT,HUFL")
+    if not args.plot:
+        raise CLIError("--variables chooses what --plot draws: give --plot too")
+    return names
+
+
+def _plot_variables(asked: list[str] | None, names: list, args) -> list:
+    """The variables to draw: those asked for (matched by their text), else all of them up to :data:`_PLOT_MAX`
+    (a note names the ones drawn when that leaves some out)."""
+    by_text = {str(n): n for n in names}
+    if asked is not None:
+        unknown = [v for v in asked if v not in by_text]
+        if unknown:
+            raise CLIError(f"--variables {','.join(unknown)}: not in the data; its variables are "
+                           f"{', '.join(map(str, names))}")
+        return [by_text[v] for v in asked]
+    if len(names) > _PLOT_MAX:
+        _note(args)(f"--plot draws {_PLOT_MAX} of {len(names)} variables "
+                    f"({', '.join(map(str, names[:_PLOT_MAX]))}); choose others with --variables")
+    return list(names[:_PLOT_MAX])
+
+
+def _save_plot(axes, path: str, chosen: list, names: list) -> None:
     ax = axes[0] if isinstance(axes, list) else axes
     fig = ax.figure
-    fig.tight_layout()
+    shown = ", ".join(map(str, chosen))
+    count = f" ({len(chosen)} of {len(names)})" if len(chosen) < len(names) else ""
+    fig.suptitle(f"variables drawn{count}: {shown}", fontsize=10)
+    fig.set_layout_engine("constrained")  # room for the title above the panels
     fig.savefig(path, dpi=100)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -179,6 +238,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tsdiff", description="Diffusion-model forecasting and imputation.")
+    parser.add_argument("--version", action="version", version=f"tsdiff {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     common = argparse.ArgumentParser(add_help=False)
@@ -186,21 +246,39 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--output", "-o", required=True, help="CSV file to write")
     common.add_argument("--time-col", help="name of the time column (default: the first column)")
     common.add_argument("--samples", type=_positive_int, default=100, help="number of sample paths (default 100)")
-    common.add_argument("--epochs", type=_positive_int, help="training epochs (default: the model's)")
-    common.add_argument("--batches", type=_positive_int, help="training batches per epoch (default: the model's)")
-    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--epochs", type=_positive_int, help=f"training epochs (default {EPOCHS})")
+    common.add_argument("--batches", type=_positive_int,
+                        help=f"training batches per epoch (default {NUM_BATCHES_PER_EPOCH})")
+    common.add_argument("--time-limit", type=_positive_float, metavar="SECONDS",
+                        help="stop training after this many seconds (default: no limit)")
+    common.add_argument("--device", choices=_DEVICES,
+                        help="where to train and sample (default auto: a GPU if there is one); with --load, where "
+                             "the saved model runs")
+    common.add_argument("--seed", type=int, default=0, help="seeds training and sampling (default 0)")
     common.add_argument("--sampler", choices=SAMPLERS, help="reverse process (default: the model's)")
     common.add_argument("--sampling-steps", type=_positive_int,
                         help="network calls per sample for ddim / dpm-solver++ (default: all diffusion steps)")
     common.add_argument("--plot", help="write a PNG chart here")
+    common.add_argument("--variables", help=f"comma-separated columns --plot draws (default: all, at most "
+                                            f"{_PLOT_MAX}; the chart's title names them)")
+    common.add_argument("--float-format",
+                        help="printf format of the numbers written (forecast default %%.7g: float32's 7 significant "
+                             "digits; %%.17g keeps every digit; impute keeps the data's digits unless given)")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
+    common.add_argument("--verbose", "-v", action="store_true",
+                        help="also print the loss of every epoch and Lightning's notices")
 
     f = sub.add_parser("forecast", parents=[common], help="forecast the next --horizon steps")
     f.add_argument("--horizon", type=_positive_int,
                    help="number of steps to forecast (required unless --load; then it must match the model's)")
     f.add_argument("--model", choices=["timegrad", "csdi"], help="the model to train (default timegrad)")
     f.add_argument("--freq", help="pandas frequency (default: inferred)")
-    f.add_argument("--quantiles", default="0.1,0.5,0.9", help="comma-separated levels in (0, 1)")
+    f.add_argument("--quantiles", default="0.1,0.5,0.9", help="comma-separated levels in (0, 1) (default "
+                                                                "0.1,0.5,0.9)")
+    f.add_argument("--layout", choices=("wide", "long"), default="wide",
+                   help="output of a wide input: wide (a column per variable and statistic, two header rows; the "
+                        "default) or long (one row per variable and time, one header row); long input gives long "
+                        "output")
     f.add_argument("--id-col", help="long format: the series-id column (with --target-col)")
     f.add_argument("--target-col", help="long format: the value column (default target)")
     f.add_argument("--save", help="save the fitted model to this .tsd file")

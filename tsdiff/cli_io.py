@@ -239,3 +239,33 @@ def check_outputs(outputs: dict[str, str | None], input_path: str) -> None:
         if resolved in seen:
             raise CLIError(f"{flag} and {seen[resolved]} name the same file {path}")
         seen[resolved] = flag
+
+
+# ------------------------------------------------------------------------------------------------ output tables
+
+
+def check_float_format(fmt: str) -> str:
+    """A printf-style float format (``%.7g``, ``%.3f``) for ``DataFrame.to_csv``; CLIError otherwise."""
+    try:
+        text = fmt % 1.5
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"--float-format {fmt!r} is not a printf format for one number, such as %.7g or %.3f "
+                       f"({exc})") from None
+    if not isinstance(text, str) or "1" not in text:
+        raise CLIError(f"--float-format {fmt!r} does not print the number (1.5 gives {text!r})")
+    return fmt
+
+
+def long_rows(frame):
+    """A wide forecast table (time index; columns (variable, stat)) as one row per variable and time: columns
+    ``variable``, the time column, then the statistics; one header row."""
+    import pandas as pd
+
+    time_name = frame.index.name or "timestamp"
+    parts = []
+    for variable in frame.columns.get_level_values(0).unique():
+        part = frame[variable].rename_axis(time_name).reset_index()
+        part.columns.name = None
+        part.insert(0, "variable", variable)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

@@ -15,7 +15,7 @@ FREQ_DEPRECATIONS = ".*(BDay|freq='B'|PeriodDtype|'H')"
 # Lightning/GluonTS notices on every CPU training run: data-loader workers, an unused GPU, no validation loop,
 # pytree internals, a non-tuple index inside gluonts.torch.
 LIGHTNING_NOISE = ".*(num_workers|does not have many workers|GPU available but not used|no `val_dataloader`|" \
-                  "LeafSpec|non-tuple sequence|validation_step).*"
+                  "LeafSpec|non-tuple sequence|validation_step|Checkpoint directory .* exists and is not empty).*"
 LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric", "gluonts")
 
 

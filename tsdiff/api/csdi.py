@@ -4,15 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from tsdiff import checks
 from tsdiff.diffusion import SamplingOptions
 
+from .console import network_calls, sampling_progress
+from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .imputation import Imputation
 from .model import DiffusionForecaster
-from .panel import forecast_windows, spread_windows, standardise
+from .panel import forecast_windows, spread_windows, standardise, validation_cuts
+from .params import store_init_arguments
 from .quantiles import check_levels
+from .training import FitSession, validation_cut
 
 
 def _windows(values: np.ndarray, length: int, starts) -> np.ndarray:
@@ -33,30 +38,46 @@ class CSDI(DiffusionForecaster):
 
     Args:
         prediction_length: forecast horizon; windows span ``context_length + prediction_length`` steps.
+        freq: pandas frequency (default: inferred from the index).
         context_length: history given to the model (default: ``2 * prediction_length``, at least 8).
         epochs, batch_size, num_batches_per_epoch, lr: training budget (windows per epoch =
-            ``batch_size * num_batches_per_epoch``, drawn evenly over the series).
-        sampler, sampling_steps, device, seed, progress, trainer_kwargs: as in :class:`tsdiff.TimeGrad`; the
-            sampler defaults apply to ``predict`` and ``impute`` alike.
-        **model_kwargs: network settings of :data:`tsdiff.models.csdi.MODEL_DEFAULTS` (``residual_channels``,
-            ``residual_layers``, ``heads``, ``num_diffusion_steps``, ...).
+            ``batch_size * num_batches_per_epoch``, drawn evenly over the series) and Adam's learning rate.
+        time_limit, validation_fraction, early_stopping_patience: as in :class:`tsdiff.TimeGrad` (the validation
+            windows are those whose horizon lies in the held-out tail).
+        residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
+            dim_feedforward, dropout: the transformer denoiser (CSDI's: 64 channels, 4 layers, 8 heads, ...).
+        num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (quad 1e-4 → 0.5, 50 steps).
+        sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike.
+        device, seed, verbose, logger, log_dir, trainer_kwargs: as in :class:`tsdiff.TimeGrad`.
+
+    Fitted attributes: as :class:`tsdiff.TimeGrad`'s (``predictor_`` is a
+    :class:`~tsdiff.models.csdi.CSDIImputer`).
     """
 
     name = "CSDI"
-    RENAMED = {"num_steps": "sampling_steps", "diffusion_steps": "num_diffusion_steps",
-               "channels": "residual_channels", "layers": "residual_layers"}
+    DEPRECATED = ("num_steps", "progress", "diffusion_steps", "channels", "layers")
 
-    def __init__(self, prediction_length: int, context_length: int | None = None, epochs: int = 20,
-                 batch_size: int = 16, **kwargs):
-        super().__init__(prediction_length, context_length=context_length, epochs=epochs, batch_size=batch_size,
-                         **kwargs)
+    def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
+                 # training budget
+                 epochs: int = EPOCHS, batch_size: int = 16, num_batches_per_epoch: int = NUM_BATCHES_PER_EPOCH,
+                 lr: float = LEARNING_RATE, time_limit: float | None = None,
+                 validation_fraction: float | None = None, early_stopping_patience: int | None = None,
+                 # the transformer denoiser
+                 residual_channels: int = 64, residual_layers: int = 4, heads: int = 8,
+                 step_embedding_dim: int = 128, time_embedding_dim: int = 128, feature_embedding_dim: int = 16,
+                 dim_feedforward: int = 64, dropout: float = 0.1,
+                 # the noise schedule and the default reverse process (predict and impute)
+                 num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
+                 beta_end: float = 0.5, sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
+                 # running
+                 device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
+                 log_dir: str = "tsdiff_logs", trainer_kwargs: dict | None = None, **deprecated) -> None:
+        store_init_arguments(self, locals())
+        self._validate()
 
     def _check_model(self) -> None:
-        from tsdiff.models.csdi import MODEL_DEFAULTS, CSDIImputer
+        from tsdiff.models.csdi import CSDIImputer
 
-        unknown = set(self.model_kwargs) - set(MODEL_DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown CSDI arguments {sorted(unknown)}; network settings are {sorted(MODEL_DEFAULTS)}")
         CSDIImputer(**self._imputer_kwargs())  # checks every argument; builds no network
 
     @property
@@ -71,45 +92,74 @@ class CSDI(DiffusionForecaster):
 
     def _imputer_kwargs(self) -> dict:
         device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
-        return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **self.model_kwargs)
+        return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **self._model_params())
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
-    def _train(self, grid: Grid, cov) -> None:
-        L, T = self.window_length, grid.length
+    def _train(self, grid: Grid, cov, checkpoint_dir=None, resume: bool = False) -> None:
+        L, C = self.window_length, self.effective_context_length
+        cut = validation_cut(self, grid.length)
+        T = grid.length if cut is None else cut
         count = min(T - L + 1, self.batch_size * self.num_batches_per_epoch)
         starts = np.unique(np.linspace(0, T - L, count).round().astype(int))
-        self._fit_imputer(_windows(grid.values, L, starts))
+        valid = None
+        if cut is not None:  # windows whose horizon lies in the tail (their context may reach back before it)
+            first, last = max(cut - C, 0), grid.length - L
+            tail_starts = np.unique(np.linspace(first, last, min(64, last - first + 1)).round().astype(int))
+            valid = _windows(grid.values, L, tail_starts)
+        self._fit_imputer(_windows(grid.values, L, starts), valid, checkpoint_dir, resume)
 
-    def _fit_imputer(self, values: np.ndarray) -> None:
-        """Train a CSDIImputer on windows (N, L, K), hiding the last ``prediction_length`` steps or random cells."""
+    def _fit_imputer(self, values: np.ndarray, valid: np.ndarray | None, checkpoint_dir, resume: bool) -> None:
+        """Train a CSDIImputer on windows (N, L, K), hiding the last ``prediction_length`` steps or random cells;
+        ``valid``: validation windows (M, L, K) or None."""
         from tsdiff.models.csdi import CSDIImputer
 
         imputer = CSDIImputer(num_features=values.shape[2], **self._imputer_kwargs())
+        batches = -(-len(values) // self.batch_size)
+        session = FitSession(self, self.epochs * batches, validating=valid is not None)
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
-                    progress=self.progress, trainer_kwargs=self.trainer_kwargs)
+                    valid=None if valid is None else (valid, np.isfinite(valid)), progress=self.verbose >= 2,
+                    trainer_kwargs=session.trainer_kwargs(), checkpoint_dir=checkpoint_dir, resume=resume)
         self.predictor_ = imputer
+        session.finish()
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         C, H, D = self.effective_context_length, self.prediction_length, grid.values.shape[0]
         window = np.concatenate([grid.values[:, -C:], np.full((D, H), np.nan, np.float32)], axis=1).T[None]
-        samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
-                                         seed=seed, progress=self.progress)
+        with self._sampling_bar(sampling):
+            samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples,
+                                             sampling=sampling, seed=seed)
         return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
 
+    def _sampling_bar(self, sampling: SamplingOptions):
+        """A bar over the denoiser calls of one ``impute`` of the imputer (all windows go in one chunk)."""
+        model = self.predictor_.model
+        options = SamplingOptions.for_call(model.default_sampling, model.diffusion.num_diffusion_steps, sampling)
+        total = network_calls(options, model.diffusion.num_diffusion_steps)
+        return sampling_progress(model.diffusion, total, f"{self.name} sampling", self.verbose)
+
     # -- panels: one global network over (1 x L) windows of every series ---------------------------------------------
-    def _train_panel(self, panel) -> None:
-        # each series standardised by its own mean and s.d., so that one network serves series of any scale
-        scaled, _, _ = standardise(panel.values())
-        count = self.batch_size * self.num_batches_per_epoch
-        self._fit_imputer(spread_windows(scaled, self.window_length, count)[:, :, None])
+    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+        L, C = self.window_length, self.effective_context_length
+        cuts = validation_cuts(self, panel)
+        training = [v if c is None else v[:c] for v, c in zip(panel.values(), cuts)]
+        # each series standardised by the mean and s.d. of its training part, so one network serves any scale
+        scaled, loc, scale = standardise(training)
+        values = spread_windows(scaled, L, self.batch_size * self.num_batches_per_epoch)[:, :, None]
+        valid = None
+        if self.validation_fraction is not None:  # windows whose horizon lies in each series' own tail
+            tails = [(v[max(c - C, 0):] - m) / s for v, c, m, s in zip(panel.values(), cuts, loc, scale)
+                     if c is not None]
+            valid = spread_windows(tails, L, 64)[:, :, None]
+        self._fit_imputer(values, valid, checkpoint_dir, resume)
 
     def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         C, H = self.effective_context_length, self.prediction_length
         scaled, loc, scale = standardise(panel.values())
         window = forecast_windows(scaled, C, H)[:, :, None]  # (N, C + H, 1)
-        drawn = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
-                                       seed=seed, batch_size=self.batch_size, progress=self.progress)
+        with self._sampling_bar(sampling):
+            drawn = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
+                                           seed=seed)
         samples = drawn[:, :, C:, 0].numpy().astype(np.float64) * scale[:, None] + loc[:, None]  # (S, N, H)
         return samples.transpose(0, 2, 1)
 
@@ -123,7 +173,8 @@ class CSDI(DiffusionForecaster):
         self.predictor_ = CSDIImputer.load(directory / "weights.npz", device=self._imputer_kwargs()["device"])
 
     # -- imputation -------------------------------------------------------------------------------------------------
-    def impute(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), sampler: str | None = None,
+    def impute(self, y: pd.Series | pd.DataFrame | None = None, num_samples: int = 100,
+               quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9), sampler: str | None = None,
                sampling_steps: int | None = None, eta: float | None = None, seed: int | None = None,
                sampling: SamplingOptions | None = None, **deprecated) -> Imputation:
         """Fill the missing values of ``y`` (default: the fitted data) with samples.
@@ -157,8 +208,9 @@ class CSDI(DiffusionForecaster):
         if starts[-1] != T - L:
             starts.append(T - L)
         windows = _windows(grid.values, L, starts)
-        drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples, sampling=sampling,
-                                       seed=seed, progress=self.progress).numpy()  # (S, N, L, D)
+        with self._sampling_bar(sampling):
+            drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples,
+                                           sampling=sampling, seed=seed).numpy()  # (S, N, L, D)
         samples = np.empty((num_samples, T, grid.values.shape[0]), dtype=np.float64)
         for k, s in enumerate(starts):
             samples[:, s:s + L] = drawn[:, k]

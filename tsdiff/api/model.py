@@ -6,6 +6,7 @@ seeded prediction, :class:`Forecast` assembly, the model file — lives here onc
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 import warnings
@@ -15,90 +16,99 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from tsdiff import checks
 from tsdiff.data import from_pandas
 from tsdiff.diffusion import SamplingOptions
 
+from .console import check_console
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
 from .panel import fit_panel, panel_from_state, panel_state, predict_panel, use_panel
-from .persistence import decode_label, decode_layout, encode_label, encode_layout, read_archive, write_archive
+from .params import param_names, renamed_argument, upgrade_saved_params  # noqa: F401  (renamed_argument: re-export)
+from .persistence import (check_model_path, decode_label, decode_layout, decode_params, encode_label, encode_layout,
+                          encode_params, read_archive, write_archive)
 from .quantiles import check_levels
+from .training import check_budget, warn_if_spread_implausible
 
 MAX_ABS_VALUE = 1e30  # beyond this, float32 arithmetic in the networks overflows
+#: Constructor arguments that change how a fit runs or reports, not what it learns (left out of a resume check).
+RUN_ONLY_PARAMS = ("verbose", "device", "trainer_kwargs", "logger", "log_dir", "time_limit")
 DEVICES = ("auto", "cpu", "cuda", "gpu", "mps")
 
 
-class NotFittedError(ValueError, AttributeError):
-    """The model is used before ``fit`` (same bases as scikit-learn's ``NotFittedError``)."""
+class NotFittedError(_SklearnNotFittedError):
+    """The model is used before ``fit`` (a scikit-learn ``NotFittedError``: a ValueError and an AttributeError)."""
 
 
-def renamed_argument(kwargs: dict, old: str, new: str, value=None):
-    """Pop the deprecated ``old`` from ``kwargs`` (with a FutureWarning) and return it as ``new``'s value."""
-    if old not in kwargs:
-        return value
-    warnings.warn(f"'{old}' is deprecated and will be removed in tsdiff 0.3; use '{new}'", FutureWarning,
-                  stacklevel=3)
-    old_value = kwargs.pop(old)
-    if value is not None:
-        raise TypeError(f"got both '{old}' (deprecated) and '{new}'; pass '{new}' only")
-    return old_value
+class DiffusionForecaster(BaseEstimator):
+    """Base of the pandas models (scikit-learn estimators): validation, the data grid, Forecast assembly and the
+    model file.
 
-
-class DiffusionForecaster:
-    """Base of the pandas models: validation, the data grid, Forecast assembly and the model file.
-
-    Backends implement ``_check_model``, ``_train``, ``_sample``, ``_save_state`` and ``_load_state``.
-    ``RENAMED``: deprecated argument names still accepted (with a FutureWarning) and the names that replace them.
+    A subclass lists every constructor argument explicitly and stores them with
+    :func:`~tsdiff.api.params.store_init_arguments`; backends implement ``_check_model``, ``_train``, ``_sample``,
+    ``_save_state`` and ``_load_state``. Fitted attributes end in ``_``. ``DEPRECATED``: old argument names still
+    accepted for one release (with a FutureWarning; see :data:`tsdiff.api.params.RENAMED`).
     """
 
     name = "model"
     supports_covariates = False
-    RENAMED = {"num_steps": "sampling_steps"}
+    DEPRECATED = ("num_steps", "progress")
+    #: The arguments every model has; the rest of a model's signature are its network's (``_model_params``).
+    COMMON = ("prediction_length", "freq", "context_length", "epochs", "batch_size", "num_batches_per_epoch", "lr",
+              "time_limit", "validation_fraction", "early_stopping_patience", "sampler", "sampling_steps", "device",
+              "seed", "verbose", "logger", "log_dir", "trainer_kwargs")
 
-    def __init__(self, prediction_length: int, freq: str | None = None, context_length: int | None = None,
-                 epochs: int = 20, batch_size: int = 64, num_batches_per_epoch: int = 50, lr: float = 1e-3,
-                 sampler: str = "ddpm", sampling_steps: int | None = None, device: str = "auto", seed: int = 0,
-                 progress: bool = True, trainer_kwargs: dict | None = None, **model_kwargs):
-        for old, new in self.RENAMED.items():
-            if new == "sampling_steps":
-                sampling_steps = renamed_argument(model_kwargs, old, new, sampling_steps)
-            elif old in model_kwargs:
-                model_kwargs[new] = renamed_argument(model_kwargs, old, new, model_kwargs.get(new))
-        self.prediction_length = checks.positive_int(prediction_length, "prediction_length")
-        self.context_length = checks.optional_positive_int(context_length, "context_length")
-        self.epochs = checks.positive_int(epochs, "epochs")
-        self.batch_size = checks.positive_int(batch_size, "batch_size")
-        self.num_batches_per_epoch = checks.positive_int(num_batches_per_epoch, "num_batches_per_epoch")
+    def _validate(self) -> None:
+        """Check every constructor argument (TypeError/ValueError naming it); builds no network, moves no RNG."""
+        checks.positive_int(self.prediction_length, "prediction_length")
+        checks.optional_positive_int(self.context_length, "context_length")
+        checks.positive_int(self.epochs, "epochs")
+        checks.positive_int(self.batch_size, "batch_size")
+        checks.positive_int(self.num_batches_per_epoch, "num_batches_per_epoch")
+        lr = self.lr
         if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < 1:
             raise ValueError(f"lr must be a number in (0, 1), got {lr!r}")
-        self.lr = float(lr)
-        if freq is not None and not isinstance(freq, str):
-            raise TypeError(f"freq must be a pandas frequency string such as 'h' or 'D', got {freq!r}")
-        self.freq = freq
-        self.sampler = sampler
-        self.sampling_steps = sampling_steps
-        checks.one_of(device, "device", DEVICES)
-        self.device = device
-        self.seed = checks.seed(seed)
-        self.progress = bool(progress)
-        if trainer_kwargs is not None and not isinstance(trainer_kwargs, dict):
-            raise TypeError(f"trainer_kwargs must be a dict of lightning.Trainer arguments, got {trainer_kwargs!r}")
-        self.trainer_kwargs = dict(trainer_kwargs or {})
-        self.model_kwargs = model_kwargs
-        self.predictor_ = None
-        self.grid_: Grid | None = None
-        self.covariates_: np.ndarray | None = None
+        if self.freq is not None and not isinstance(self.freq, str):
+            raise TypeError(f"freq must be a pandas frequency string such as 'h' or 'D', got {self.freq!r}")
+        checks.one_of(self.device, "device", DEVICES)
+        checks.seed(self.seed)
+        if self.trainer_kwargs is not None and not isinstance(self.trainer_kwargs, dict):
+            raise TypeError("trainer_kwargs must be a dict of lightning.Trainer arguments, got "
+                            f"{self.trainer_kwargs!r}")
+        check_budget(self)
+        check_console(self)
         self._check_model()  # every model argument (the sampler defaults too) fails here, not in fit()
+
+    def set_params(self, **params):
+        """Set constructor arguments (scikit-learn style); they are checked at once, and left unchanged if one is
+        refused."""
+        before = self.get_params(deep=False)
+        super().set_params(**params)
+        try:
+            self._validate()
+        except (TypeError, ValueError):
+            super().set_params(**before)
+            raise
+        return self
+
+    def _model_params(self) -> dict:
+        """The network's constructor arguments (the signature's arguments beyond :attr:`COMMON`)."""
+        return {name: getattr(self, name) for name in param_names(type(self)) if name not in self.COMMON}
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return getattr(self, "predictor_", None) is not None
 
     # -- hooks: how a backend trains, samples and persists ------------------------------------------------------
     def _check_model(self) -> None:
         """Raise TypeError/ValueError naming a bad model argument; builds no network."""
         raise NotImplementedError
 
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
-        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None."""
+    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
+        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None.
+        ``checkpoint_dir`` (a checked Path or None) and ``resume``: as in :meth:`fit`."""
         raise NotImplementedError
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
@@ -112,7 +122,7 @@ class DiffusionForecaster:
     def _load_state(self, directory: Path, state: dict) -> None:
         raise NotImplementedError
 
-    def _train_panel(self, panel) -> None:
+    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
         """Fit one global univariate network on every series of a :class:`~tsdiff.api.panel.Panel`."""
         raise NotImplementedError
 
@@ -123,18 +133,6 @@ class DiffusionForecaster:
     @property
     def effective_context_length(self) -> int:
         return self.context_length or self.prediction_length
-
-    def get_params(self) -> dict:
-        """Constructor arguments (scikit-learn style)."""
-        return dict(prediction_length=self.prediction_length, freq=self.freq, context_length=self.context_length,
-                    epochs=self.epochs, batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch,
-                    lr=self.lr, sampler=self.sampler, sampling_steps=self.sampling_steps, device=self.device,
-                    seed=self.seed, progress=self.progress, trainer_kwargs=dict(self.trainer_kwargs),
-                    **self.model_kwargs)
-
-    def __repr__(self) -> str:
-        fitted = "fitted" if self.predictor_ is not None else "not fitted"
-        return f"{type(self).__name__}(prediction_length={self.prediction_length}, epochs={self.epochs}; {fitted})"
 
     # -- data -------------------------------------------------------------------------------------------------------
     def _grid(self, y, long_cols: dict, what: str = "y") -> Grid:
@@ -194,8 +192,10 @@ class DiffusionForecaster:
         return frame.set_axis(grid.frame().columns, axis=1) if grid.layout.kind == "long" else frame
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
-    def fit(self, y, covariates=None, id_col: str = "item_id", time_col: str = "timestamp",
-            target_col: str = "target", panel: bool | None = None):
+    def fit(self, y: pd.Series | pd.DataFrame, covariates: pd.DataFrame | pd.Series | None = None,
+            id_col: str = "item_id", time_col: str = "timestamp", target_col: str = "target",
+            panel: bool | None = None, checkpoint_dir: str | os.PathLike | None = None,
+            resume: bool = False) -> DiffusionForecaster:
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
@@ -204,22 +204,32 @@ class DiffusionForecaster:
         ``panel``: a long frame is a panel (default): one global univariate model over series of any lengths and
         ends, each forecast from its own last timestamp (see :mod:`tsdiff.api.panel`). A Series or wide frame is
         one multivariate series (the joint model); ``panel=True`` reads its columns as a panel instead,
-        ``panel=False`` reads a long frame's ids as the variables of one multivariate series."""
+        ``panel=False`` reads a long frame's ids as the variables of one multivariate series.
+
+        ``checkpoint_dir``: write a checkpoint there at the end of every epoch (checked before any work);
+        ``resume=True`` continues from it if there is one, ending with the same weights as an uninterrupted fit on
+        the same device (see :mod:`tsdiff.models.base.resume`). A checkpoint of other data or settings is refused.
+        A loss that turns NaN or infinite stops training with :class:`~tsdiff.models.base.guards.NonFiniteLossError`.
+        """
+        from tsdiff.models.base.resume import check_checkpoint_dir  # imports Lightning: only when fitting
+
+        self._validate()  # set_params or attribute assignment may have changed an argument since construction
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         long_cols = dict(id_col=id_col, time_col=time_col, target_col=target_col)
         if use_panel(y, panel, long_cols):
-            return fit_panel(self, y, covariates, long_cols)
+            return fit_panel(self, y, covariates, long_cols, checkpoint_dir=checkpoint_dir, resume=resume)
         self.panel_ = None
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
         self.long_cols_ = long_cols
-        self._train(grid, cov)
+        self._train(grid, cov, checkpoint_dir=checkpoint_dir, resume=resume)
         self.grid_, self.covariates_ = grid, cov
         self.history_ = self._wide_frame(y, grid)  # the exact fitted values (the grid holds float32)
         return self
 
     def _require_fitted(self):
-        if self.predictor_ is None:
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(y) first")
 
     def _sampling(self, sampling, sampler, sampling_steps, eta, kwargs: dict) -> SamplingOptions:
@@ -232,7 +242,9 @@ class DiffusionForecaster:
             raise TypeError(f"sampling must be a tsdiff.diffusion.SamplingOptions, got {type(sampling).__name__}")
         return SamplingOptions(sampler, sampling_steps, eta).resolve(sampling)
 
-    def predict(self, y=None, num_samples: int = 100, quantiles=(0.1, 0.5, 0.9), covariates=None,
+    def predict(self, y: pd.Series | pd.DataFrame | None = None, num_samples: int = 100,
+                quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9),
+                covariates: pd.DataFrame | pd.Series | None = None,
                 sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
                 seed: int | None = None, sampling: SamplingOptions | None = None, **deprecated) -> Forecast:
         """Forecast ``prediction_length`` steps past the end of the fitted data (or of ``y``).
@@ -252,7 +264,7 @@ class DiffusionForecaster:
         num_samples = checks.positive_int(num_samples, "num_samples")
         levels = check_levels(quantiles)
         seed = self.seed if seed is None else checks.seed(seed)
-        if self.panel_ is not None:  # every series from its own end (and new series too)
+        if getattr(self, "panel_", None) is not None:  # every series from its own end (and new series too)
             return predict_panel(self, y, num_samples, levels, covariates, seed, sampling)
         grid = self.grid_ if y is None else self._grid(y, self.long_cols_)
         if y is not None:
@@ -271,6 +283,7 @@ class DiffusionForecaster:
         if not np.isfinite(samples).all():
             raise RuntimeError(f"{self.name} produced non-finite forecasts; the training likely diverged — "
                                "try a lower lr or more epochs")
+        warn_if_spread_implausible(self.name, samples, grid.values, list(grid.frame().columns))
         if grid.layout.kind == "series":
             samples = samples[:, :, 0]
         index = grid.index(self.prediction_length)[-self.prediction_length:]
@@ -306,15 +319,16 @@ class DiffusionForecaster:
         return cross_validation(self, y, n_windows=n_windows, step_size=step_size, refit=refit, **kwargs)
 
     # -- persistence ------------------------------------------------------------------------------------------------
-    def save(self, path) -> Path:
-        """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format)."""
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format). The file is
+        written beside ``path`` and renamed over it, so a failure part-way leaves a previous file there intact."""
         self._require_fitted()
-        params = self.get_params()
-        params.pop("trainer_kwargs")  # Lightning objects (callbacks, loggers) belong to a training run, not a file
+        check_model_path(path)  # a directory or an unwritable place fails before anything is serialised
+        params = encode_params(self.get_params(deep=False))  # ValueError naming an argument JSON cannot hold
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             backend = self._save_state(tmp)
-            if self.panel_ is not None:
+            if getattr(self, "panel_", None) is not None:
                 state, arrays = panel_state(self.panel_)
                 data = {"panel": state}
             else:
@@ -331,9 +345,11 @@ class DiffusionForecaster:
             return write_archive(path, manifest, tmp)
 
     @classmethod
-    def _load(cls, manifest: dict, directory: Path):
+    def _load(cls, manifest: dict, directory: Path, device: str | None = None):
         try:
-            model = cls(**manifest["params"])
+            params = decode_params(upgrade_saved_params(manifest["params"]))
+            params["device"] = device or available_device(params.get("device", "auto"))
+            model = cls(**params)
             model._load_state(directory, manifest["backend"])
             model.long_cols_, model.panel_ = manifest["long_cols"], None
             if "panel" in manifest:
@@ -365,11 +381,27 @@ def _version() -> str:
 _MODEL_MODULES = {"TimeGrad": "tsdiff.api.timegrad", "CSDI": "tsdiff.api.csdi"}
 
 
-def load(path):
+def available_device(device: str) -> str:
+    """``device`` if this machine has it, else ``"cpu"`` (a model saved on a GPU machine loads on a CPU-only one)."""
+    import torch
+
+    if device in ("cuda", "gpu") and not torch.cuda.is_available():
+        return "cpu"
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return "cpu"
+    return device
+
+
+def load(path: str | os.PathLike, device: str | None = None) -> DiffusionForecaster:
     """Load a model saved with ``model.save(path)``; a truncated, foreign or outdated file raises ValueError.
 
-    Loading reads JSON and numeric arrays only (no pickle), so a model file cannot run code.
+    Loading reads JSON and numeric arrays only (no pickle), so a model file cannot run code. The weights are stored
+    as plain arrays, whatever device trained them. ``device``: where the loaded model runs (one of ``"auto"``,
+    ``"cpu"``, ``"cuda"``, ...); default: the saved setting, or ``"cpu"`` when that names an accelerator this
+    machine lacks.
     """
+    if device is not None:
+        checks.one_of(device, "device", DEVICES)
     import importlib
 
     manifest, directory = read_archive(path)
@@ -378,6 +410,6 @@ def load(path):
         if module is None:
             raise ValueError(f"{path} holds an unknown model type {manifest.get('model')!r}")
         cls = getattr(importlib.import_module(module), manifest["model"])
-        return cls._load(manifest, directory)
+        return cls._load(manifest, directory, device)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -21,6 +21,7 @@ from tsdiff.data.pandas import input_kind
 
 from .grid import Grid
 from .persistence import decode_layout, encode_layout
+from .training import validation_cut, warn_if_spread_implausible
 
 
 @dataclass
@@ -92,13 +93,29 @@ def read_panel(y, freq, long_cols: dict, what: str = "y") -> Panel:
     return Panel([Grid(v, s, long_layout) for v, s in zip(series, starts)], long_layout, layout.kind)
 
 
+def validation_cuts(model, panel: Panel) -> list:
+    """The first step of each series' validation tail (``validation_cut``), None for a series too short to hold
+    one (it is trained on whole) or when the model holds out nothing; ValueError if no series can hold one."""
+    if model.validation_fraction is None:
+        return [None] * len(panel.series)
+    cuts = []
+    for grid in panel.series:
+        try:
+            cuts.append(validation_cut(model, grid.length))
+        except ValueError:
+            cuts.append(None)
+    if all(cut is None for cut in cuts):
+        validation_cut(model, int(panel.lengths.max()))  # raises, naming the numbers of the longest series
+    return cuts
+
+
 def check_trainable(panel: Panel, needed: int) -> None:
     if panel.lengths.max() < needed:
         raise ValueError(f"every series is shorter than context_length + prediction_length = {needed} steps (the "
                          f"longest has {panel.lengths.max()}); lower context_length or prediction_length")
 
 
-def fit_panel(model, y, covariates, long_cols: dict):
+def fit_panel(model, y, covariates, long_cols: dict, checkpoint_dir=None, resume: bool = False):
     """``model.fit`` for a panel: one global univariate network over every series."""
     if covariates is not None:
         raise ValueError("covariates are not supported for panels yet; fit without them, or pass a wide frame "
@@ -106,7 +123,7 @@ def fit_panel(model, y, covariates, long_cols: dict):
     panel = read_panel(y, model.freq, long_cols)
     check_trainable(panel, model.effective_context_length + model.prediction_length)
     model.long_cols_ = long_cols
-    model._train_panel(panel)
+    model._train_panel(panel, checkpoint_dir=checkpoint_dir, resume=resume)
     model.panel_, model.grid_, model.covariates_, model.history_ = panel, None, None, None
     return model
 
@@ -124,7 +141,16 @@ def predict_panel(model, y, num_samples: int, levels, covariates, seed: int, sam
     if not np.isfinite(samples).all():
         raise RuntimeError(f"{model.name} produced non-finite forecasts; the training likely diverged — "
                            "try a lower lr or more epochs")
+    warn_if_spread_implausible(model.name, samples, padded_history(panel), list(panel.ids))
     return PanelForecast(samples, panel, quantiles=levels)
+
+
+def padded_history(panel: Panel) -> np.ndarray:
+    """(N, longest length) float32: each series' values, NaN after its end."""
+    out = np.full((len(panel.series), int(panel.lengths.max())), np.nan, dtype=np.float32)
+    for row, grid in zip(out, panel.series):
+        row[:grid.length] = grid.values[0]
+    return out
 
 
 # -- persistence ------------------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Format (version 2):
     manifest.json   {"format": "tsdiff-model", "format_version": 2, "tsdiff_version": ..., "model": "TimeGrad",
-                     "params": {constructor arguments}, "backend": {what the backend needs to rebuild its network},
+                     "params": {constructor arguments but trainer_kwargs; time_features by GluonTS name, e.g.
+                     [{"gluonts": "hour_of_day"}, {"gluonts": "Constant", "value": 0.0}]},
+                     "backend": {what the backend needs to rebuild its network},
                      "layout": {the fitted pandas layout, labels typed}, "grid_start": {typed label},
                      "long_cols": {...}, "columns": [typed labels of the fitted variables]}
     weights.npz     the network's state dict (arrays ``w:<name>``) and its config as JSON bytes
@@ -95,14 +97,85 @@ def decode_layout(data: dict) -> PandasLayout:
                         columns_name=decode_label(data["columns_name"]), id_dtype=_decode_dtype(data["id_dtype"]))
 
 
+# -- constructor arguments ------------------------------------------------------------------------------------------
+def _encode_time_feature(feature, i: int) -> dict:
+    import gluonts.time_feature as gtf
+
+    if isinstance(feature, gtf.Constant):
+        return {"gluonts": "Constant", "value": float(feature.value)}
+    name = getattr(feature, "__name__", None)
+    if name is not None and getattr(gtf, name, None) is feature:
+        return {"gluonts": name}
+    raise ValueError(f"cannot save time_features[{i}] ({feature!r}): a model file stores time features by name, so "
+                     "only GluonTS's own (gluonts.time_feature.hour_of_day, day_of_week, ..., Constant) can be saved; "
+                     "pass your feature as covariates instead (fit(y, covariates=X)), or use one of those")
+
+
+def _decode_time_feature(data: dict):
+    import gluonts.time_feature as gtf
+
+    name = data["gluonts"]
+    if name == "Constant":
+        return gtf.Constant(value=data["value"])
+    feature = getattr(gtf, name, None)
+    if not callable(feature) or name.startswith("_"):
+        raise ValueError(f"unknown GluonTS time feature {name!r}")
+    return feature
+
+
+def encode_params(params: dict) -> dict:
+    """A model's constructor arguments as JSON: ``trainer_kwargs`` is left out (callbacks and loggers belong to a
+    training run, not to a file), ``time_features`` are stored by name; any other argument JSON cannot hold is a
+    ValueError naming it."""
+    out = {}
+    for name, value in params.items():
+        if name == "trainer_kwargs":
+            continue
+        if name == "time_features" and value is not None:
+            value = [_encode_time_feature(f, i) for i, f in enumerate(value)]
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot save the argument {name}={value!r} in a model file ({exc})") from None
+        out[name] = value
+    return out
+
+
+def decode_params(params: dict) -> dict:
+    """Inverse of :func:`encode_params`."""
+    params = dict(params)
+    if params.get("time_features") is not None:
+        params["time_features"] = [_decode_time_feature(f) for f in params["time_features"]]
+    return params
+
+
 # -- the archive ------------------------------------------------------------------------------------------------------
+def check_model_path(path) -> Path:
+    """``path`` as a Path if a model file can be written there; ValueError naming the problem otherwise (a
+    directory, a parent that is a file, no permission). Checked before anything is serialised."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path, got {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"cannot save to {str(path)!r}: it is a directory; give a file name such as "
+                         f"{str(path / 'model.tsd')!r}")
+    existing = path.parent
+    while not existing.exists():  # missing directories are created; the deepest existing part must allow it
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"cannot save to {str(path)!r}: {str(existing)!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"cannot save to {str(path)!r}: permission denied")
+    return path
+
+
 def write_archive(path: str | os.PathLike, manifest: dict, directory: Path) -> Path:
     """Zip ``manifest`` and every file below ``directory`` into ``path``.
 
     Written to a temporary file beside ``path`` and renamed over it, so a failure part-way leaves any previous file
     at ``path`` intact.
     """
-    path = Path(path)
+    path = check_model_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest}
     tmp = path.with_name(f".{path.name}.tmp")

@@ -2,25 +2,62 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from gluonts.transform.sampler import InstanceSampler
 from pandas.tseries.frequencies import to_offset
 
 from tsdiff.data.pandas_time import to_period
 from tsdiff.diffusion import SamplingOptions
 from tsdiff.quiet import quiet_lightning
 
+from .console import network_calls, sampling_progress
+from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
-from .model import DiffusionForecaster
+from .model import RUN_ONLY_PARAMS, DiffusionForecaster
+from .panel import validation_cuts
+from .params import store_init_arguments
+from .training import FitSession, validation_cut
+
+
+def is_business_daily(freq: str) -> bool:
+    """Business-day steps ('B', '2B'): pandas deprecates them as Periods, which GluonTS would build per window."""
+    try:
+        offset = to_offset(freq)
+    except ValueError:
+        return False
+    return type(offset) is pd.offsets.BusinessDay
+
+
+class TailSampler(InstanceSampler):
+    """Validation windows: split points from ``first`` (the start of the validation tail) to the last one that
+    leaves ``min_future`` steps, at most ``max_windows`` of them, evenly spaced. With ``fraction`` (panels), each
+    series' tail is its own: its last ``fraction`` of steps, at least ``min_future`` (``validation_cut``'s rule)."""
+
+    first: int = 0
+    fraction: float | None = None
+    max_windows: int = 64
+
+    def __call__(self, ts: np.ndarray) -> np.ndarray:
+        length = ts.shape[self.axis]
+        first = self.first
+        if self.fraction is not None:
+            first = length - max(int(round(self.fraction * length)), self.min_future)
+        last = length - self.min_future
+        if last < first:
+            return np.array([], dtype=int)
+        count = min(self.max_windows, last - first + 1)
+        return np.unique(np.linspace(first, last, count).round().astype(int))
 
 
 class TimeGrad(DiffusionForecaster):
     """TimeGrad (Rasul et al., ICML 2021) on pandas data: an RNN over the history conditions a diffusion model of
     each next multivariate observation.
 
-    >>> model = tsdiff.TimeGrad(prediction_length=24, epochs=10).fit(df)      # doctest: +SKIP
+    >>> model = tsdiff.TimeGrad(prediction_length=24, epochs=20).fit(df)      # doctest: +SKIP
     >>> forecast = model.predict(num_samples=100, quantiles=(0.1, 0.5, 0.9))   # doctest: +SKIP
     >>> forecast.to_frame()                                                    # doctest: +SKIP
 
@@ -28,18 +65,61 @@ class TimeGrad(DiffusionForecaster):
         prediction_length: forecast horizon (steps).
         freq: pandas frequency (default: inferred from the index).
         context_length: steps the RNN reads before forecasting (default: ``prediction_length``).
-        epochs, batch_size, num_batches_per_epoch, lr: the training budget and optimiser.
-        sampler, sampling_steps: default reverse process (``"ddpm"``, or ``"ddim"`` with ``sampling_steps``).
-        device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
-        seed: seeds training and, by default, sampling.
-        progress: progress bars during training and sampling.
-        trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, max_time, ...).
-        **model_kwargs: any other :class:`~tsdiff.models.timegrad.TimeGradEstimator` argument (``hidden_size``,
-            ``num_layers``, ``cell_type``, ``residual_layers``, ``scaling``, ``num_diffusion_steps``, ...).
+        epochs, batch_size, num_batches_per_epoch, lr: the training budget and optimiser (Adam, peak lr).
+        time_limit: stop training after this many seconds (Lightning ``max_time``).
+        validation_fraction: hold out this last fraction of the time steps (at least one horizon) as a validation
+            tail; the weights of the epoch with the lowest validation loss are kept.
+        early_stopping_patience: stop after this many epochs without a better validation loss (needs
+            ``validation_fraction``).
+        num_layers, hidden_size, dropout_rate, cell_type: the RNN (2 × 40 LSTM, dropout 0.1).
+        embedding_dim: size of the learned per-series embedding; conditioning_length: width of the RNN state given
+            to the denoiser.
+        scaling: ``"mean"`` (TimeGrad), ``"std"``, ``"diff"`` or ``"none"``; increments: diffuse one-step changes
+            instead of levels (with ``scaling="diff"`` for random-walk-like series).
+        lags_seq: target lags (default: GluonTS's lags for the frequency); time_features: GluonTS time features
+            (default: those of the frequency; a saved model stores them by name, so only GluonTS's own can be saved).
+        num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (linear 1e-4 → 0.1, 100 steps).
+        residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network (8, 8, 2).
+        weight_decay, lr_schedule: Adam's weight decay (1e-6) and the learning-rate schedule (``"onecycle"``).
+        sampler, sampling_steps, eta: default reverse process for ``predict`` (``"ddpm"``; ``"ddim"`` or
+            ``"dpm-solver++"`` with ``sampling_steps`` is faster).
+        device: ``"auto"`` (GPU if present), ``"cpu"``, ``"cuda"``/``"gpu"`` or ``"mps"``.
+        seed: seeds training (in a fork: the caller's random streams are left as they were) and, by default,
+            sampling; equal seeds give identical forecasts on CPU.
+        verbose: 0 silent, 1 a progress bar for fitting and one for sampling (stderr), 2 also per-epoch losses and
+            Lightning's notices.
+        logger, log_dir: ``"csv"`` or ``"tensorboard"`` writes the loss curve under ``log_dir``.
+        trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, ...); they win over the above.
+
+    Fitted attributes: ``predictor_``, ``grid_``, ``history_``, ``covariates_``, ``loss_curve_`` (per-epoch
+    ``train_loss``/``val_loss``), ``stop_reason_`` (``"max_epochs"``, ``"time_limit"`` or ``"early_stopping"``),
+    ``log_dir_``.
     """
 
     name = "TimeGrad"
     supports_covariates = True
+
+    def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
+                 # training budget
+                 epochs: int = EPOCHS, batch_size: int = 64, num_batches_per_epoch: int = NUM_BATCHES_PER_EPOCH,
+                 lr: float = LEARNING_RATE, time_limit: float | None = None,
+                 validation_fraction: float | None = None, early_stopping_patience: int | None = None,
+                 # the RNN
+                 num_layers: int = 2, hidden_size: int = 40, dropout_rate: float = 0.1, cell_type: str = "LSTM",
+                 embedding_dim: int = 1, conditioning_length: int = 100, scaling: str = "mean",
+                 increments: bool = False, lags_seq: list[int] | None = None, time_features: list | None = None,
+                 # the diffusion model and its ε-network
+                 num_diffusion_steps: int = 100, beta_schedule: str = "linear", beta_start: float = 1e-4,
+                 beta_end: float = 0.1, residual_layers: int = 8, residual_channels: int = 8,
+                 dilation_cycle_length: int = 2, cond_upsampler_dim: int | None = None,
+                 weight_decay: float = 1e-6, lr_schedule: str = "onecycle",
+                 # the reverse process predict uses by default
+                 sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
+                 # running
+                 device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
+                 log_dir: str = "tsdiff_logs", trainer_kwargs: dict | None = None, **deprecated) -> None:
+        store_init_arguments(self, locals())
+        self._validate()
 
     def _check_model(self) -> None:
         try:  # building an estimator checks every argument; it builds no network
@@ -47,42 +127,123 @@ class TimeGrad(DiffusionForecaster):
         except TypeError as exc:  # an argument TimeGradEstimator does not take
             raise TypeError(f"TimeGrad: {exc}") from None
 
-    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, workdir=None):
+    def _time_features(self, freq: str) -> list:
+        from gluonts.time_feature import time_features_from_frequency_str
+
+        return self.time_features if self.time_features is not None else time_features_from_frequency_str(freq)
+
+    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, workdir=None, extra=None,
+                        validation_sampler=None, callbacks=()):
         from tsdiff.models.base import trainer_kwargs
         from tsdiff.models.timegrad import TimeGradEstimator
 
+        params = self._model_params()
+        num_dynamic = num_covariates
+        if is_business_daily(freq):  # calendar features come precomputed with the covariates (see _entry)
+            num_dynamic += len(self._time_features(freq))
+            params["time_features"] = []
+        extra = dict(extra or {})
+        if callbacks:
+            extra["callbacks"] = list(callbacks) + list(extra.get("callbacks", []))
         return TimeGradEstimator(
             freq=freq, prediction_length=self.prediction_length, target_dim=target_dim,
-            context_length=self.context_length, num_feat_dynamic_real=num_covariates, lr=self.lr,
+            context_length=self.context_length, num_feat_dynamic_real=num_dynamic, lr=self.lr,
             batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch, sampler=self.sampler,
-            sampling_steps=self.sampling_steps, seed=self.seed,
-            trainer_kwargs=trainer_kwargs(self.epochs, device=self.device, progress=self.progress, workdir=workdir,
-                                          **self.trainer_kwargs),
-            **self.model_kwargs)
+            sampling_steps=self.sampling_steps, seed=self.seed, validation_sampler=validation_sampler,
+            trainer_kwargs=trainer_kwargs(self.epochs, device=self.device, workdir=workdir, **(extra or {})),
+            **params)
 
-    def _entry(self, grid: Grid, covariates: np.ndarray | None) -> dict:
-        # to_period: offsets without a Period twin (month start 'MS') map to their base unit ('M')
-        start = grid.start if isinstance(grid.start, pd.Period) else to_period(grid.start, to_offset(grid.layout.freq))
-        entry = {"start": start, "target": grid.values, "item_id": "0"}
-        if covariates is not None:
-            entry["feat_dynamic_real"] = covariates
-        return entry
+    def _entry(self, grid: Grid, covariates: np.ndarray | None, future: int = 0, end: int | None = None) -> dict:
+        """The GluonTS entry of the grid's first ``end`` steps; ``future``: steps of covariates past the data."""
+        freq = grid.layout.freq
+        target = grid.values[:, :end]
+        if not is_business_daily(freq):
+            # to_period: offsets without a Period twin (month start 'MS') map to their base unit ('M')
+            start = grid.start if isinstance(grid.start, pd.Period) else to_period(grid.start, to_offset(freq))
+            entry = {"start": start, "target": target, "item_id": "0"}
+            if covariates is not None:
+                entry["feat_dynamic_real"] = covariates[:, :end]
+            return entry
+        # Business days: GluonTS would build a deprecated Period[B] for every training window (thousands of pandas
+        # FutureWarnings per fit). The calendar features are computed here once, on the real business days, and
+        # GluonTS sees plain day steps; it never uses the dates themselves (the forecast index comes from the grid).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # the one conversion to Period[B], made once
+            index = grid.index(future)
+            if isinstance(index, pd.DatetimeIndex):
+                index = index.tz_localize(None).to_period(freq)  # Periods carry no time zone
+            calendar = np.vstack([f(index) for f in self._time_features(freq)]).astype(np.float32)
+        dynamic = calendar if covariates is None else np.concatenate([calendar, covariates])
+        return {"start": pd.Period("2000-01-03", freq="D"), "target": target, "item_id": "0",
+                "feat_dynamic_real": dynamic[:, :end] if end is not None else dynamic}
 
-    def _train(self, grid: Grid, cov: np.ndarray | None) -> None:
-        import lightning.pytorch as pl
+    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
+        backend = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
+                       num_covariates=0 if cov is None else cov.shape[0])
+        cut = validation_cut(self, grid.length)
+        training = [self._entry(grid, cov, end=cut)]
+        validation = None if cut is None else [self._entry(grid, cov)]
+        sampler = None if cut is None else TailSampler(first=cut, min_future=self.prediction_length)
+        self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
+                          identity=([grid.values, cov], str(grid.start)))
 
-        pl.seed_everything(self.seed, workers=True, verbose=False)
-        self.backend_ = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
-                             num_covariates=0 if cov is None else cov.shape[0])
-        # GluonTS keeps a best-model checkpoint: in a scratch folder, not the user's working directory
-        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, quiet_lightning(self.progress):
-            estimator = self._make_estimator(**self.backend_, workdir=workdir)
-            self.predictor_ = estimator.train([self._entry(grid, cov)])
+    def _fit_entries(self, backend: dict, training: list, validation: list | None, sampler, checkpoint_dir,
+                     resume: bool, identity: tuple) -> None:
+        """Train the estimator of ``backend`` on GluonTS entries (``validation`` with its instance ``sampler``, or
+        None); ``identity``: (arrays, start) that identify the data of a resumable fit."""
+        from tsdiff.models.base.resume import checkpoint_callbacks, fingerprint, prepare_checkpoint_dir
+
+        ckpt_path, callbacks = None, []
+        if checkpoint_dir is not None:
+            params = {k: v for k, v in self.get_params(deep=False).items() if k not in RUN_ONLY_PARAMS}
+            arrays, start = identity
+            fit_id = fingerprint(*arrays, model=self.name, start=start, backend=backend, **params)
+            ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, fit_id)
+            callbacks = checkpoint_callbacks(checkpoint_dir)
+        self.backend_ = backend
+        session = FitSession(self, self.epochs * self.num_batches_per_epoch, validating=validation is not None)
+        # GluonTS keeps a best-model checkpoint: in a scratch folder (not the user's working directory), or beside
+        # the resume checkpoint, which refers to it. The estimator seeds the training in a fork of the random
+        # streams (models/base/seeding.py).
+        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as scratch, quiet_lightning(self.verbose >= 2):
+            workdir = scratch if checkpoint_dir is None else checkpoint_dir
+            estimator = self._make_estimator(**self.backend_, workdir=workdir, extra=session.trainer_kwargs(),
+                                             validation_sampler=sampler, callbacks=callbacks)
+            self.predictor_ = self._placed(estimator.train(training, validation_data=validation, ckpt_path=ckpt_path))
+        session.finish()
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
-        forecast = next(iter(self.predictor_.predict(
-            [self._entry(grid, cov)], num_samples=num_samples, seed=seed, sampling=sampling)))
-        return np.asarray(forecast.samples, dtype=np.float64)
+        entry = self._entry(grid, cov, future=self.prediction_length)
+        return self._sample_entries([entry], num_samples, seed, sampling)[0]
+
+    def _sample_entries(self, entries: list, num_samples: int, seed: int, sampling: SamplingOptions) -> list:
+        """Samples (S, H, D) per entry; one progress bar over every network call."""
+        net = self.predictor_.prediction_net
+        calls = network_calls(self.predictor_.sampling_options(sampling), net.diffusion.num_diffusion_steps)
+        batches = -(-len(entries) // self.predictor_.batch_size)
+        with sampling_progress(net.diffusion, batches * self.prediction_length * calls, f"{self.name} sampling",
+                               self.verbose):
+            forecasts = self.predictor_.predict(entries, num_samples=num_samples, seed=seed, sampling=sampling)
+            return [np.asarray(f.samples, dtype=np.float64) for f in forecasts]
+
+    # -- panels: one global univariate network over many series ----------------------------------------------------
+    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+        # every series is a (1, T_i) entry of its own start and length; the network has no per-series parameters
+        # (target_dim 1), so it forecasts series it never saw
+        backend = dict(freq=panel.layout.freq, target_dim=1, num_covariates=0)
+        cuts = validation_cuts(self, panel)
+        training = [self._entry(grid, None, end=cut) for grid, cut in zip(panel.series, cuts)]
+        validation, sampler = None, None
+        if self.validation_fraction is not None:  # the tail of each series long enough to hold one
+            validation = [self._entry(grid, None) for grid, cut in zip(panel.series, cuts) if cut is not None]
+            sampler = TailSampler(fraction=self.validation_fraction, min_future=self.prediction_length)
+        values = np.concatenate([grid.values[0] for grid in panel.series])
+        self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
+                          identity=([values, panel.lengths], str([str(s) for s in panel.layout.starts])))
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        entries = [self._entry(grid, None, future=self.prediction_length) for grid in panel.series]
+        return np.stack([s[:, :, 0] for s in self._sample_entries(entries, num_samples, seed, sampling)], axis=-1)
 
     def _save_state(self, directory: Path) -> dict:
         from tsdiff.models.base.recipe import save_weights
@@ -101,18 +262,10 @@ class TimeGrad(DiffusionForecaster):
             module = estimator.create_lightning_module()
         _, weights = load_weights(directory / "weights.npz")
         module.model.load_state_dict(weights)
-        self.predictor_ = estimator.create_predictor(estimator.create_transformation(), module)
+        self.predictor_ = self._placed(estimator.create_predictor(estimator.create_transformation(), module))
 
-    # -- panels: one global univariate network over many series ----------------------------------------------------
-    def _train_panel(self, panel) -> None:
-        # every series is a (1, T_i) entry of its own start and length; the network has no per-series parameters
-        # (target_dim 1), so it forecasts series it never saw
-        self.backend_ = dict(freq=panel.layout.freq, target_dim=1, num_covariates=0)
-        with tempfile.TemporaryDirectory(prefix="tsdiff-fit-") as workdir, quiet_lightning(self.progress):
-            estimator = self._make_estimator(**self.backend_, workdir=workdir)
-            self.predictor_ = estimator.train([self._entry(grid, None) for grid in panel.series])
-
-    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
-        forecasts = self.predictor_.predict([self._entry(grid, None) for grid in panel.series],
-                                            num_samples=num_samples, seed=seed, sampling=sampling)
-        return np.stack([np.asarray(f.samples, dtype=np.float64)[:, :, 0] for f in forecasts], axis=-1)
+    def _placed(self, predictor):
+        """The predictor on the model's ``device`` (GluonTS's picks a GPU whenever there is one)."""
+        if self.device != "auto":
+            predictor.to({"gpu": "cuda"}.get(self.device, self.device))
+        return predictor

@@ -4,7 +4,6 @@ from __future__ import annotations
 import inspect
 from typing import Iterable, Optional
 
-import lightning.pytorch as pl
 import torch
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
@@ -21,7 +20,10 @@ from gluonts.transform.sampler import InstanceSampler
 
 from tsdiff import checks
 
+from .guards import TrainingFaults, no_recovery_notice
 from .predictor import DiffusionPredictor
+from .seeding import seeded
+from .resume import ResumableBatches, ResumeState
 
 
 def model_arguments(model_class, values: dict, **overrides) -> dict:
@@ -54,8 +56,9 @@ class DiffusionEstimator(PyTorchLightningEstimator):
 
     Common args: ``freq``, ``prediction_length``, ``context_length``; ``batch_size``, ``num_batches_per_epoch``
     (training windows); ``prediction_batch_size`` (windows per prediction batch; all their samples are drawn
-    together); ``seed`` (seeds Python, numpy and torch before training, making CPU training reproducible, and is the
-    predictor's default sampling seed); ``trainer_kwargs`` (over ``default_trainer_kwargs``); ``train_sampler``,
+    together); ``seed`` (seeds Python, numpy and torch for the training, making CPU training reproducible, then
+    restores the caller's generator states; also the predictor's default sampling seed); ``trainer_kwargs`` (over
+    ``default_trainer_kwargs``); ``train_sampler``,
     ``validation_sampler`` (GluonTS instance samplers; default: one window per series on average, the last window).
     """
 
@@ -132,11 +135,13 @@ class DiffusionEstimator(PyTorchLightningEstimator):
     def create_training_data_loader(self, data: Dataset, module, shuffle_buffer_length: Optional[int] = None,
                                     **kwargs) -> Iterable:
         instances = self._create_instance_splitter(module, "training").apply(Cyclic(data).stream(), is_train=True)
-        return self.prepare_batches(as_stacked_batches(
+        batches = ResumableBatches(self.prepare_batches(as_stacked_batches(
             instances, batch_size=self.batch_size, shuffle_buffer_length=shuffle_buffer_length,
             field_names=self.gluonts_fields(), output_type=torch.tensor,
             num_batches_per_epoch=self.num_batches_per_epoch,
-        ))
+        )))
+        resume_state = getattr(self, "_resume_state", None)  # set while train_model runs
+        return batches if resume_state is None else resume_state.register(batches)
 
     def create_validation_data_loader(self, data: Dataset, module, **kwargs) -> Iterable:
         instances = self._create_instance_splitter(module, "validation").apply(data, is_train=True)
@@ -150,10 +155,28 @@ class DiffusionEstimator(PyTorchLightningEstimator):
     # -- training and prediction ------------------------------------------------------------------------------------
     def train_model(self, training_data: Dataset, validation_data: Optional[Dataset] = None, **kwargs):
         # Seeding before the module is built fixes its initial weights, the window sampling (numpy) and the
-        # diffusion noise (torch): on CPU two runs with the same seed are identical.
-        if self.seed is not None:
-            pl.seed_everything(self.seed, workers=True, verbose=False)
-        return super().train_model(training_data, validation_data, **kwargs)
+        # diffusion noise (torch): on CPU two runs with the same seed are identical. The caller's generators are
+        # restored afterwards (seeded() forks them).
+        # GluonTS's train_model catches a training error and returns its best checkpoint's model if it has one:
+        # TrainingFaults records the error so that it is raised here all the same. ResumeState puts the random
+        # streams and the data position into every checkpoint, so that ``ckpt_path=`` resumes exactly.
+        had_callbacks = "callbacks" in self.trainer_kwargs
+        callbacks = list(self.trainer_kwargs.get("callbacks", []))
+        faults = TrainingFaults()
+        self._resume_state = next((c for c in callbacks if isinstance(c, ResumeState)), None) or ResumeState()
+        added = [faults] + ([] if self._resume_state in callbacks else [self._resume_state])
+        self.trainer_kwargs["callbacks"] = callbacks + added
+        try:
+            with seeded(self.seed), no_recovery_notice():
+                output = super().train_model(training_data, validation_data, **kwargs)
+        finally:  # GluonTS pops the callbacks out of trainer_kwargs: put the caller's back
+            self._resume_state = None
+            if had_callbacks:
+                self.trainer_kwargs["callbacks"] = callbacks
+            else:
+                self.trainer_kwargs.pop("callbacks", None)
+        faults.raise_if_failed()
+        return output
 
     def create_predictor(self, transformation, module) -> DiffusionPredictor:
         return DiffusionPredictor(

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from gluonts.itertools import select
 
+from .guards import check_finite_loss, check_finite_weights
 from .recipe import LR_SCHEDULES, check_optimiser, configure_optimiser
 
 __all__ = ["DiffusionLightningModule", "LR_SCHEDULES"]
@@ -60,8 +61,12 @@ class DiffusionLightningModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int):  # type: ignore[override]
         loss = self._loss(batch)
+        check_finite_loss(loss, self, batch, batch_idx)  # the first NaN/inf step stops training, naming itself
         self.log("train_loss", loss, on_epoch=True, on_step=False, prog_bar=True, batch_size=self._batch_size(batch))
         return loss
+
+    def on_train_end(self) -> None:
+        check_finite_weights(self)  # a last step can diverge without a loss left to show it
 
     def on_validation_epoch_start(self) -> None:
         # A fixed generator for masks, steps and noise: the validation loss of two epochs is comparable.

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from typing import List, Optional
 
+import numpy as np
 import torch
 from gluonts.core.component import validated
 from gluonts.dataset.common import Dataset
@@ -15,6 +16,8 @@ from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import SelectFields, Transformation
 
 from tsdiff.diffusion import SamplingOptions
+
+from .memory import plan_chunks, sampling_memory
 
 
 class DiffusionPredictor(PyTorchPredictor):
@@ -74,6 +77,10 @@ class DiffusionPredictor(PyTorchPredictor):
         network's defaults; they are resolved and checked once, before any data is read. Nothing is stored, so a
         call's options never carry over to the next call. ``seed`` (default: the predictor's) seeds one CPU
         ``torch.Generator`` for the whole call: the same seed, data and settings give identical samples on any device.
+
+        Memory: the samples of a batch are drawn in as few calls as the memory budget allows
+        (:mod:`tsdiff.models.base.memory`); a batch that fits is drawn in one call, and a ``num_samples`` whose
+        samples cannot be held at all raises :class:`~tsdiff.models.base.memory.SamplingMemoryError` first.
         """
         options = self.sampling_options(sampling, sampler=sampler, sampling_steps=sampling_steps, eta=eta)
         seed = self.seed if seed is None else seed
@@ -88,8 +95,7 @@ class DiffusionPredictor(PyTorchPredictor):
         self.prediction_net.eval()
         with torch.no_grad():
             for batch in loader:
-                samples = self.prediction_net(**select(self.input_names, batch), num_samples=num_samples,
-                                              generator=generator, sampling=options).cpu().numpy()
+                samples = self._sample_batch(select(self.input_names, batch), num_samples, generator, options)
                 for i, window in enumerate(samples):
                     yield SampleForecast(
                         window,
@@ -97,3 +103,19 @@ class DiffusionPredictor(PyTorchPredictor):
                         item_id=batch[FieldName.ITEM_ID][i] if FieldName.ITEM_ID in batch else None,
                         info=batch["info"][i] if "info" in batch else None,
                     )
+
+    def _sample_batch(self, inputs: dict, num_samples: Optional[int], generator, options) -> np.ndarray:
+        """(B, S, P[, D]) samples of one batch, drawn in sample chunks that fit in memory."""
+        net = self.prediction_net
+        total = num_samples or getattr(net, "num_parallel_samples", None)
+        per_call = total
+        if total is not None:
+            windows = next(v for v in inputs.values() if isinstance(v, torch.Tensor)).shape[0]
+            values = windows * total * self.prediction_length * getattr(net, "target_dim", 1)
+            _, per_call = plan_chunks(lambda n, s: sampling_memory(net, n, s), windows, total, values,
+                                      device=self.device, what="predict", split_windows=False)
+        if per_call is None or per_call >= total:
+            return net(**inputs, num_samples=num_samples, generator=generator, sampling=options).cpu().numpy()
+        parts = [net(**inputs, num_samples=min(per_call, total - start), generator=generator,
+                     sampling=options).cpu() for start in range(0, total, per_call)]
+        return torch.cat(parts, dim=1).numpy()

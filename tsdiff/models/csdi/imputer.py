@@ -28,6 +28,9 @@ from tsdiff.quiet import quiet_lightning
 
 from ..base import Standardiser, recipe
 from ..base.estimator import MappedBatches
+from ..base.resume import (ResumeState, check_checkpoint_dir, checkpoint_callbacks, fingerprint,
+                           prepare_checkpoint_dir)
+from .chunked import impute_in_chunks
 from .lightning_module import CSDILightningModule
 from .masks import STRATEGIES
 from .module import CSDIModel
@@ -82,7 +85,8 @@ def _window_batches(values, observed, batch_size: int, shuffle: bool) -> MappedB
 
 
 class _EpochLog(pl.Callback):
-    """Per-epoch records, the user's callback, and a stop after ``max_seconds`` of training time."""
+    """Per-epoch records, the user's callback, and a stop after ``max_seconds`` of training time. The records and
+    the training time so far go into checkpoints, so that a resumed fit continues them."""
 
     def __init__(self, imputer: "CSDIImputer", max_seconds: Optional[float], callback):
         self.imputer, self.max_seconds, self.callback = imputer, max_seconds, callback
@@ -90,6 +94,13 @@ class _EpochLog(pl.Callback):
 
     def _elapsed(self) -> float:
         return time.perf_counter() - self.start
+
+    def state_dict(self) -> dict:
+        return {"history": [dict(r) for r in self.imputer.history], "seconds": self._elapsed()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.imputer.history[:] = state_dict["history"]
+        self.start = time.perf_counter() - state_dict["seconds"]
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if self.max_seconds is not None and self._elapsed() > self.max_seconds:
@@ -174,6 +185,8 @@ class CSDIImputer:
         max_seconds: Optional[float] = None,
         callback: Optional[Callable[["CSDIImputer", dict], None]] = None,
         trainer_kwargs: Optional[dict] = None,
+        checkpoint_dir=None,
+        resume: bool = False,
     ) -> "CSDIImputer":
         """Train with CSDI's recipe: Adam(lr, weight decay 1e-6), lr × 0.1 at 75 % and 90 % of the epochs.
 
@@ -192,12 +205,21 @@ class CSDIImputer:
             callback: called as ``callback(imputer, record)`` after every epoch, with the model in eval mode (e.g.
                 to score imputations along training); training resumes afterwards.
             trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, ...).
+            checkpoint_dir: write a checkpoint there at the end of every epoch (``resume.ckpt``, and ``fit.json``
+                recording which fit it belongs to); checked before any work. Only for a fresh imputer's first fit.
+            resume: continue from the checkpoint in ``checkpoint_dir`` if there is one (a fit killed mid-way ends
+                with the same weights and history as an uninterrupted one on the same device); without a checkpoint
+                there, start from scratch. A checkpoint of other data or settings is refused, and so is an existing
+                checkpoint when ``resume`` is False.
         Returns:
             self.
         """
         checks.one_of(mask_strategy, "mask_strategy", STRATEGIES)
         checks.positive_int(epochs, "epochs")
         checks.positive_int(batch_size, "batch_size")
+        checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
+        if checkpoint_dir is not None and self.model is not None:
+            raise ValueError("checkpoint_dir is for a fresh imputer's first fit; this one is already trained")
         values, observed_mask = _check_windows(values, observed_mask)
         N, L, K = values.shape
         if mask_strategy.startswith("forecast") and (prediction_length is None or not 0 < prediction_length < L):
@@ -208,9 +230,19 @@ class CSDIImputer:
         if self.scaler is None:
             self.scaler = Standardiser.fit(values.reshape(-1, K).numpy(), observed_mask.reshape(-1, K).numpy()) \
                 if self.scaling == "global" else Standardiser((0.0,) * K, (1.0,) * K)
-        valid_batches = None
+        valid_batches, valid_arrays = None, (None, None)
         if valid is not None:
-            valid_batches = _window_batches(*_check_windows(*valid), batch_size, shuffle=False)
+            valid_arrays = _check_windows(*valid)
+            valid_batches = _window_batches(*valid_arrays, batch_size, shuffle=False)
+        ckpt_path = None
+        if checkpoint_dir is not None:
+            identity = fingerprint(
+                values, observed_mask, *valid_arrays, model=type(self).__name__, num_features=self.num_features,
+                scaling=self.scaling, model_config=self.model_config, epochs=epochs, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, lr_schedule=lr_schedule, lr_milestones=list(lr_milestones),
+                mask_strategy=mask_strategy, prediction_length=prediction_length,
+                num_sample_features=num_sample_features, seed=seed)
+            ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
 
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="tsdiff-csdi-") as workdir:
             torch.manual_seed(seed)
@@ -228,13 +260,15 @@ class CSDIImputer:
                                          model=self.model)
             log = _EpochLog(self, max_seconds, callback)
             extra = dict(trainer_kwargs or {})
-            extra["callbacks"] = [log] + list(extra.get("callbacks", []))
+            saving = [] if checkpoint_dir is None else checkpoint_callbacks(checkpoint_dir)
+            extra["callbacks"] = [log, ResumeState()] + saving + list(extra.get("callbacks", []))
             device = "cpu" if self.device.type == "cpu" else "cuda"
             with quiet_lightning(verbose=progress):
                 trainer = pl.Trainer(**recipe.trainer_kwargs(epochs, device=device, progress=progress,
-                                                             workdir=workdir, enable_checkpointing=False, **extra))
+                                                             workdir=workdir, enable_checkpointing=bool(saving),
+                                                             **extra))
                 trainer.fit(module, train_dataloaders=_window_batches(values, observed_mask, batch_size, True),
-                            val_dataloaders=valid_batches)
+                            val_dataloaders=valid_batches, ckpt_path=ckpt_path)
         self.model.to(self.device).eval()
         return self
 
@@ -262,9 +296,10 @@ class CSDIImputer:
             sampling, sampler, sampling_steps, eta: the reverse process (fields over ``sampling`` over the model's
                 defaults; see :class:`~tsdiff.diffusion.SamplingOptions`).
             seed: seeds a private ``torch.Generator`` (None: the global RNG).
-            batch_size: number of windows per chunk (default: all N); all S samples of a chunk go through the
-                network together at each step (batch S × chunk).
-            progress: progress bar over steps.
+            batch_size: at most this many windows per chunk (default: all N); all S samples of a chunk go through
+                the network together at each step (batch S × chunk). Chunks are made smaller when the call would
+                not fit in memory (see :mod:`tsdiff.models.base.memory`; a call that fits is never split).
+            progress: a progress bar over windows × steps on stderr, and a notice first when the call is large.
         Returns:
             (S, N, L, K) tensor in the original units; entries where ``observed_mask`` is 1 equal ``values``.
         """
@@ -275,16 +310,14 @@ class CSDIImputer:
             raise ValueError(f"data has {raw.shape[2]} features, the imputer was built for {self.num_features}")
         options = SamplingOptions.for_call(self.model.default_sampling, self.model.diffusion.num_diffusion_steps,
                                            sampling, sampler=sampler, sampling_steps=sampling_steps, eta=eta)
+        num_samples = self.model.num_parallel_samples if num_samples is None else num_samples
+        checks.positive_int(num_samples, "num_samples")
+        checks.optional_positive_int(batch_size, "batch_size")
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
         self.model.eval()
-        N = raw.shape[0]
-        batch_size = N if batch_size is None else batch_size
-        chunks = []
-        for i in range(0, N, batch_size):
-            s = self.model.impute(raw[i:i + batch_size].to(self.device), mask[i:i + batch_size].to(self.device),
-                                  num_samples=num_samples, generator=generator, sampling=options, progress=progress)
-            chunks.append(s.cpu())
-        return torch.where(mask > 0, raw, torch.cat(chunks, dim=1))  # given values bit-exact
+        drawn = impute_in_chunks(self.model, raw, mask, num_samples, generator, options, self.device,
+                                 max_windows=batch_size, progress=progress)
+        return torch.where(mask > 0, raw, drawn)  # given values bit-exact
 
     # -- persistence -----------------------------------------------------------------------------------------------
     def save(self, path) -> None:

@@ -8,6 +8,7 @@
 """
 from .denoiser import EpsilonTheta
 from .estimator import TimeGradEstimator
+from . import memory  # noqa: F401  (registers the sampling-memory estimate)
 from .lightning_module import TimeGradLightningModule
 from .module import TimeGradModel, scale_context
 

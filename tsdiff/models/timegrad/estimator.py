@@ -5,7 +5,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from gluonts.core.component import validated
 from gluonts.dataset.field_names import FieldName
-from gluonts.time_feature import TimeFeature, time_features_from_frequency_str
+from gluonts.time_feature import Constant, TimeFeature, time_features_from_frequency_str
 from gluonts.transform import (
     AddObservedValuesIndicator,
     AddTimeFeatures,
@@ -119,6 +119,10 @@ class TimeGradEstimator(DiffusionEstimator):
         self.time_features = (
             time_features if time_features is not None else time_features_from_frequency_str(freq)
         )
+        if not self.time_features and num_feat_dynamic_real == 0:
+            # Yearly data has no calendar features (GluonTS gives none), but the RNN reads a feature block at every
+            # step: one constant zero column, which adds nothing, keeps that block non-empty.
+            self.time_features = [Constant()]
         self.num_feat_dynamic_real = num_feat_dynamic_real
         self.model_kwargs = model_arguments(
             TimeGradModel, locals(), context_length=self.context_length,

@@ -1,0 +1,165 @@
+"""scikit-learn conventions of the pandas models: explicit signatures, get/set_params, clone, repr, fitted
+attributes, seeding that leaves the user's random streams alone; defaults that agree between the class, the README
+and the CLI."""
+import inspect
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+import tsdiff
+from tsdiff.api.params import param_defaults, param_names
+from tsdiff.models.csdi import MODEL_DEFAULTS
+from tsdiff.models.timegrad import TimeGradEstimator
+
+from api_helpers import CSDI_FAST, FAST, hourly_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+H = 4
+# TimeGradEstimator arguments the pandas TimeGrad sets itself (from the data, predict's arguments or validation)
+SET_BY_THE_API = {"freq", "prediction_length", "target_dim", "num_feat_dynamic_real", "prediction_batch_size",
+                  "num_parallel_samples", "train_sampler", "validation_sampler", "num_batches_per_epoch", "seed",
+                  "trainer_kwargs"}
+
+
+@pytest.mark.parametrize("cls", [tsdiff.TimeGrad, tsdiff.CSDI])
+def test_signature_is_explicit(cls):
+    params = inspect.signature(cls.__init__).parameters
+    kinds = {p.kind for name, p in params.items() if name != "deprecated"}
+    assert inspect.Parameter.VAR_KEYWORD not in kinds
+    assert params["deprecated"].kind is inspect.Parameter.VAR_KEYWORD  # old names only (tested below)
+    for name in ("epochs", "batch_size", "lr", "time_limit", "validation_fraction", "early_stopping_patience",
+                 "residual_layers", "num_diffusion_steps", "sampler", "verbose", "logger", "log_dir", "seed"):
+        assert name in params
+    # every argument is documented in the class docstring, and annotated
+    for name in param_names(cls):
+        assert name in cls.__doc__, f"{cls.__name__}'s docstring does not mention {name}"
+        assert params[name].annotation is not inspect.Parameter.empty, name
+
+
+def test_timegrad_mirrors_its_estimator():
+    """Every TimeGradEstimator hyperparameter is a TimeGrad argument with the same default (a new one added to the
+    estimator fails here until the pandas class lists it too)."""
+    ours = param_defaults(tsdiff.TimeGrad)
+    theirs = param_defaults(TimeGradEstimator)
+    for name, default in theirs.items():
+        if name in SET_BY_THE_API:
+            continue
+        assert name in ours, f"TimeGrad lacks TimeGradEstimator's {name}"
+        assert ours[name] == default, f"{name}: TimeGrad {ours[name]!r}, TimeGradEstimator {default!r}"
+
+
+def test_csdi_mirrors_the_model_defaults():
+    ours = param_defaults(tsdiff.CSDI)
+    for name, default in MODEL_DEFAULTS.items():
+        assert ours[name] == default, f"{name}: CSDI {ours.get(name)!r}, CSDIModel {default!r}"
+
+
+@pytest.mark.parametrize("cls,fast", [(tsdiff.TimeGrad, FAST), (tsdiff.CSDI, CSDI_FAST)])
+def test_get_set_params_clone_repr(cls, fast):
+    model = cls(prediction_length=H, **fast)
+    params = model.get_params(deep=True)
+    assert list(params) == sorted(param_names(cls)) and params == model.get_params(deep=False)
+    assert params["epochs"] == fast["epochs"] and params["verbose"] == 0
+    twin = clone(model)
+    assert type(twin) is cls and twin.get_params() == params and twin is not model
+    assert model.set_params(epochs=3) is model and model.epochs == 3
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        model.set_params(epochs=0, batch_size=4)
+    assert model.epochs == 3 and model.batch_size == fast["batch_size"]  # a refused set_params changes nothing
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        model.set_params(no_such_argument=1)
+    text = repr(cls(prediction_length=H, epochs=7))
+    assert text == f"{cls.__name__}(epochs=7, prediction_length={H})"  # only what differs from the defaults
+
+
+def test_fitted_attributes_end_in_underscore():
+    model = tsdiff.TimeGrad(prediction_length=H, **FAST)
+    assert not [k for k in vars(model) if k.endswith("_")]
+    with pytest.raises(NotFittedError):  # scikit-learn's check; tsdiff.NotFittedError is a subclass
+        check_is_fitted(model)
+    model.fit(hourly_frame(n=60))
+    check_is_fitted(model)
+    public = {k for k in vars(model) if not k.startswith("_")}
+    assert public - set(param_names(tsdiff.TimeGrad)) == {k for k in public if k.endswith("_")}
+    assert {"predictor_", "grid_", "history_", "loss_curve_", "stop_reason_"} <= public
+    refit = clone(model)
+    with pytest.raises(tsdiff.NotFittedError):
+        refit.predict()
+
+
+def test_deprecated_names_warn_and_map():
+    with pytest.warns(FutureWarning, match="'progress' is deprecated.*use 'verbose'"):
+        model = tsdiff.TimeGrad(prediction_length=H, progress=False)
+    assert model.verbose == 0 and "progress" not in model.get_params()
+    with pytest.warns(FutureWarning, match="'num_steps' is deprecated"):
+        assert tsdiff.TimeGrad(prediction_length=H, sampler="ddim", num_steps=5).sampling_steps == 5
+    with pytest.raises(TypeError, match="unexpected keyword argument 'channels'"):
+        tsdiff.TimeGrad(prediction_length=H, channels=8)  # CSDI's old names were never TimeGrad's
+    with pytest.raises(TypeError, match="unexpected keyword argument 'hidden'"):
+        tsdiff.CSDI(prediction_length=H, hidden=8)
+
+
+def _draws():
+    return random.random(), np.random.rand(), torch.rand(1).item()
+
+
+@pytest.mark.parametrize("cls,fast", [(tsdiff.TimeGrad, FAST), (tsdiff.CSDI, CSDI_FAST)])
+def test_seeding_leaves_the_global_streams_alone(cls, fast, one_torch_thread):
+    """fit and predict neither reseed nor advance Python's, numpy's or torch's global generators, and the result
+    does not depend on them; equal seeds still give bit-identical forecasts."""
+    y = hourly_frame(n=80)
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    expected = _draws()
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    first = cls(prediction_length=H, **fast, seed=3).fit(y).predict(num_samples=5).samples
+    assert _draws() == expected
+    assert "PL_GLOBAL_SEED" not in os.environ
+    random.seed(2), np.random.seed(2), torch.manual_seed(2)  # another global state: same result
+    second = cls(prediction_length=H, **fast, seed=3).fit(y).predict(num_samples=5).samples
+    assert np.array_equal(first, second)
+    other = cls(prediction_length=H, **fast, seed=4).fit(y).predict(num_samples=5, seed=3).samples
+    assert not np.array_equal(first, other)
+
+
+def _readme_defaults() -> dict:
+    """The README's table of defaults: ``| `name` | TimeGrad | CSDI | ...`` rows."""
+    rows = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        match = re.match(r"\|\s*`(\w+)`\s*\|\s*`([^`]*)`\s*\|\s*`([^`]*)`\s*\|", line)
+        if match:
+            rows[match.group(1)] = (match.group(2), match.group(3))
+    return rows
+
+
+def test_readme_states_the_class_defaults():
+    table = _readme_defaults()
+    for cls, column in ((tsdiff.TimeGrad, 0), (tsdiff.CSDI, 1)):
+        defaults = param_defaults(cls)
+        for name, values in table.items():
+            if values[column] == "–":
+                assert name not in defaults, f"README says {cls.__name__} has no {name}"
+                continue
+            assert name in defaults, f"README lists {name}, which {cls.__name__} does not take"
+            assert values[column] == repr(defaults[name]), (name, values[column], defaults[name])
+    for name in ("epochs", "batch_size", "num_batches_per_epoch", "lr", "seed", "verbose", "time_limit"):
+        assert name in table, f"the README's table of defaults lacks {name}"
+
+
+def test_cli_help_states_the_class_defaults():
+    from tsdiff import cli
+
+    text = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["forecast"].format_help().split())
+    defaults = param_defaults(tsdiff.TimeGrad)
+    assert defaults == {**defaults, **{k: v for k, v in param_defaults(tsdiff.CSDI).items()
+                                      if k in ("epochs", "num_batches_per_epoch", "seed")}}
+    assert f"training epochs (default {defaults['epochs']})" in text
+    assert f"batches per epoch (default {defaults['num_batches_per_epoch']})" in text
+    assert f"(default {defaults['seed']})" in text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from tsdiff import checks
 from tsdiff.data.pandas import input_kind
@@ -156,8 +157,7 @@ def cross_validation(model, y, n_windows: int = 1, step_size: int | None = None,
         cutoffs = {item: index[len(index) - back - 1] for item, index in units}
         history = data.cut(cutoffs)
         if fitted is None or (every and k % every == 0):
-            fitted = type(model)(**model.get_params()).fit(history, covariates=covariates, panel=is_panel,
-                                                              **long_cols)
+            fitted = clone(model).fit(history, covariates=covariates, panel=is_panel, **long_cols)
         forecast = fitted.predict(history, num_samples=num_samples, quantiles=quantiles, covariates=covariates,
                                   seed=seed, **predict_kwargs)
         parts.append(_window_frame(forecast, data, k, season_length))

@@ -289,14 +289,16 @@ class DiffusionForecaster(BaseEstimator):
         index = grid.index(self.prediction_length)[-self.prediction_length:]
         return Forecast(samples, index, grid.layout, history=grid.frame(), quantiles=levels)
 
-    def predict_interval(self, y=None, coverage=(0.8, 0.9), **predict_kwargs) -> pd.DataFrame:
+    def predict_interval(self, y: pd.Series | pd.DataFrame | None = None,
+                         coverage: float | tuple[float, ...] = (0.8, 0.9), **predict_kwargs) -> pd.DataFrame:
         """Central prediction intervals (sktime's ``predict_interval``): columns ``lo-80``, ``hi-80``, ``lo-90``,
         ``hi-90`` (Nixtla's names) in the layout of ``predict(...).to_frame()``. ``coverage``: fractions (0.9 for a
         90 % interval); the bounds are the sample quantiles (1 - c) / 2 and (1 + c) / 2. ``predict_kwargs``: as in
         :meth:`predict` (``num_samples``, ``seed``, ``sampler``, ...)."""
         return self.predict(y, **predict_kwargs).interval(coverage)
 
-    def cross_validation(self, y, n_windows: int = 1, step_size: int | None = None, refit=False, **kwargs):
+    def cross_validation(self, y: pd.Series | pd.DataFrame, n_windows: int = 1, step_size: int | None = None,
+                         refit: bool | int = False, **kwargs) -> pd.DataFrame:
         """Backtest on ``y``: ``n_windows`` forecasts of ``prediction_length`` steps, cut every ``step_size`` steps
         (default ``prediction_length``) back from each series' end, compared with the actuals.
 

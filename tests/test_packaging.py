@@ -33,7 +33,8 @@ def test_package_is_typed():
     assert (ROOT / "tsdiff" / "py.typed").exists()
     assert "py.typed" in PROJECT["tool"]["setuptools"]["package-data"]["tsdiff"]
     public = [tsdiff.TimeGrad.__init__, tsdiff.TimeGrad.fit, tsdiff.TimeGrad.predict, tsdiff.TimeGrad.save,
-              tsdiff.CSDI.__init__, tsdiff.CSDI.impute, tsdiff.load]
+              tsdiff.TimeGrad.predict_interval, tsdiff.TimeGrad.cross_validation, tsdiff.CSDI.__init__,
+              tsdiff.CSDI.impute, tsdiff.load]
     for function in public:
         signature = inspect.signature(function)
         missing = [n for n, p in signature.parameters.items() if n != "self" and p.kind is not p.VAR_KEYWORD

@@ -1,7 +1,7 @@
 """tsdiff: probabilistic time-series forecasting and imputation with denoising diffusion models.
 
-pandas API: :class:`TimeGrad`, :class:`CSDI` (scikit-learn estimators), :class:`Forecast`, :class:`Imputation`,
-:func:`load`, :class:`ConvergenceWarning`, :class:`NotFittedError`.
+pandas API: :class:`TimeGrad`, :class:`CSDI` (scikit-learn estimators), :class:`Forecast`, :class:`PanelForecast`,
+:class:`Imputation`, :func:`load`, :class:`ConvergenceWarning`, :class:`NotFittedError`.
 GluonTS API: :class:`TimeGradEstimator`, :class:`CSDIEstimator`. The diffusion core: :mod:`tsdiff.diffusion`.
 Heavy dependencies (GluonTS, Lightning) load on first use of these names.
 """
@@ -13,6 +13,7 @@ _LAZY = {
     "TimeGrad": "tsdiff.api.timegrad",
     "CSDI": "tsdiff.api.csdi",
     "Forecast": "tsdiff.api.forecast",
+    "PanelForecast": "tsdiff.api.panel_forecast",
     "Imputation": "tsdiff.api.imputation",
     "load": "tsdiff.api.model",
     "NotFittedError": "tsdiff.api.model",

@@ -89,7 +89,10 @@ def _load(args):
 
 def _fitted_long_columns(model) -> dict:
     """A loaded model's long-format column names ({} when it was fitted on a series or wide frame)."""
-    if model is None or model.grid_.layout.kind != "long":
+    if model is None:
+        return {}
+    panel = getattr(model, "panel_", None)
+    if (panel.source if panel is not None else model.grid_.layout.kind) != "long":
         return {}
     return dict(model.long_cols_)
 

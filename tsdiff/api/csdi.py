@@ -13,6 +13,7 @@ from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .imputation import Imputation
 from .model import DiffusionForecaster
+from .panel import forecast_windows, spread_windows, standardise, validation_cuts
 from .params import store_init_arguments
 from .quantiles import check_levels
 from .training import FitSession, validation_cut
@@ -94,27 +95,30 @@ class CSDI(DiffusionForecaster):
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
     def _train(self, grid: Grid, cov, checkpoint_dir=None, resume: bool = False) -> None:
-        from tsdiff.models.csdi import CSDIImputer
-
         L, C = self.window_length, self.effective_context_length
         cut = validation_cut(self, grid.length)
         T = grid.length if cut is None else cut
         count = min(T - L + 1, self.batch_size * self.num_batches_per_epoch)
         starts = np.unique(np.linspace(0, T - L, count).round().astype(int))
-        values = _windows(grid.values, L, starts)
         valid = None
         if cut is not None:  # windows whose horizon lies in the tail (their context may reach back before it)
             first, last = max(cut - C, 0), grid.length - L
             tail_starts = np.unique(np.linspace(first, last, min(64, last - first + 1)).round().astype(int))
-            tail = _windows(grid.values, L, tail_starts)
-            valid = (tail, np.isfinite(tail))
-        imputer = CSDIImputer(num_features=grid.values.shape[0], **self._imputer_kwargs())
-        batches = -(-len(starts) // self.batch_size)
-        session = FitSession(self, self.epochs * batches, validating=cut is not None)
+            valid = _windows(grid.values, L, tail_starts)
+        self._fit_imputer(_windows(grid.values, L, starts), valid, checkpoint_dir, resume)
+
+    def _fit_imputer(self, values: np.ndarray, valid: np.ndarray | None, checkpoint_dir, resume: bool) -> None:
+        """Train a CSDIImputer on windows (N, L, K), hiding the last ``prediction_length`` steps or random cells;
+        ``valid``: validation windows (M, L, K) or None."""
+        from tsdiff.models.csdi import CSDIImputer
+
+        imputer = CSDIImputer(num_features=values.shape[2], **self._imputer_kwargs())
+        batches = -(-len(values) // self.batch_size)
+        session = FitSession(self, self.epochs * batches, validating=valid is not None)
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
-                    valid=valid, progress=self.verbose >= 2, trainer_kwargs=session.trainer_kwargs(),
-                    checkpoint_dir=checkpoint_dir, resume=resume)
+                    valid=None if valid is None else (valid, np.isfinite(valid)), progress=self.verbose >= 2,
+                    trainer_kwargs=session.trainer_kwargs(), checkpoint_dir=checkpoint_dir, resume=resume)
         self.predictor_ = imputer
         session.finish()
 
@@ -124,6 +128,30 @@ class CSDI(DiffusionForecaster):
         samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
                                          seed=seed, progress=self.verbose >= 1)
         return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
+
+    # -- panels: one global network over (1 x L) windows of every series ---------------------------------------------
+    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+        L, C = self.window_length, self.effective_context_length
+        cuts = validation_cuts(self, panel)
+        training = [v if c is None else v[:c] for v, c in zip(panel.values(), cuts)]
+        # each series standardised by the mean and s.d. of its training part, so one network serves any scale
+        scaled, loc, scale = standardise(training)
+        values = spread_windows(scaled, L, self.batch_size * self.num_batches_per_epoch)[:, :, None]
+        valid = None
+        if self.validation_fraction is not None:  # windows whose horizon lies in each series' own tail
+            tails = [(v[max(c - C, 0):] - m) / s for v, c, m, s in zip(panel.values(), cuts, loc, scale)
+                     if c is not None]
+            valid = spread_windows(tails, L, 64)[:, :, None]
+        self._fit_imputer(values, valid, checkpoint_dir, resume)
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        C, H = self.effective_context_length, self.prediction_length
+        scaled, loc, scale = standardise(panel.values())
+        window = forecast_windows(scaled, C, H)[:, :, None]  # (N, C + H, 1)
+        drawn = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
+                                       seed=seed, progress=self.verbose >= 1)
+        samples = drawn[:, :, C:, 0].numpy().astype(np.float64) * scale[:, None] + loc[:, None]  # (S, N, H)
+        return samples.transpose(0, 2, 1)
 
     def _save_state(self, directory: Path) -> dict:
         self.predictor_.save(directory / "weights.npz")
@@ -149,6 +177,9 @@ class CSDI(DiffusionForecaster):
             :class:`Imputation` whose ``median``/``quantile(q)`` have the (regularised) input's index and columns.
         """
         self._require_fitted()
+        if self.panel_ is not None:
+            raise ValueError("impute fills the gaps of the one (multivariate) series a model was fitted on; this "
+                             "model was fitted on a panel. Fit a CSDI model on a wide frame (panel=False) to impute")
         sampling = self._sampling(sampling, sampler, sampling_steps, eta, deprecated)
         num_samples = checks.positive_int(num_samples, "num_samples")
         check_levels(quantiles)

@@ -1,6 +1,7 @@
 """The fitted data as one aligned multivariate grid, and covariates checked against it."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,14 @@ def grid_from_entries(entries: list[dict], layout: PandasLayout) -> Grid:
     for row, (entry, end) in enumerate(zip(entries, ends)):
         values[row, end - len(entry["target"]):end] = entry["target"]
     start = min(layout.starts)
+    if min(ends) < max(ends):  # the joint model forecasts every series from the grid's end
+        last = time_index(layout, start, max(ends))[-1]
+        early = [f"{item!r} ends {max(ends) - end} step(s) earlier" for item, end in zip(layout.ids, ends)
+                 if end < max(ends)]
+        warnings.warn(f"the series end at different times ({', '.join(early[:3])}{', ...' if len(early) > 3 else ''}"
+                      f" than the last timestamp {last}); read as one multivariate series they are all forecast "
+                      "from that timestamp, their later values missing. fit(..., panel=True) forecasts each series "
+                      "from its own end", UserWarning, stacklevel=4)
     return Grid(values, start, layout)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .plotting import axes_for, fan_chart
-from .quantiles import check_levels, level_name, sample_quantile
+from .plotting import axes_for, fan_chart, mark_cells, plot_x
+from .quantiles import check_coverage, check_levels, interval_levels, level_name, sample_quantile
 
 
 class Imputation:
@@ -67,8 +67,11 @@ class Imputation:
             frame[key] = values.reshape(-1)
         return frame
 
-    def plot(self, variables=None, ax=None):
-        """Observed points, and a fan over the imputed stretches (median, 50 % and 90 % bands)."""
+    def plot(self, variables=None, ax=None, coverage=(0.5, 0.9)):
+        """Observed points; over the imputed stretches a fan (median and one band per ``coverage``), and on every
+        imputed cell a marker at its median with a bar over the widest band — a single missing value between two
+        observed ones is as visible as a long gap."""
+        bands = [interval_levels(c) for c in check_coverage(coverage)]
         samples = self.samples if self.samples.ndim == 3 else self.samples[:, :, None]
         observed = self.observed if self.observed.ndim == 2 else self.observed[:, None]
         names = list(self.original.columns) if isinstance(self.original, pd.DataFrame) else [self.original.name]
@@ -76,8 +79,9 @@ class Imputation:
         index = self.original.index
         for a, var in zip(axes, chosen):
             j = names.index(var)
-            fan_chart(a, index, np.where(observed[:, j], np.nan, samples[:, :, j]))
-            x = index.to_timestamp() if hasattr(index, "to_timestamp") else index
+            fan_chart(a, index, np.where(observed[:, j], np.nan, samples[:, :, j]), bands=bands)
+            mark_cells(a, index, samples[:, :, j], ~observed[:, j], band=min(bands))
+            x = plot_x(index)
             a.plot(x[observed[:, j]], samples[0, observed[:, j], j], ".", color="black", ms=3, label="observed")
             a.set_title(str(var))
         axes[0].legend(loc="upper left", fontsize=8)

@@ -26,6 +26,7 @@ from tsdiff.diffusion import SamplingOptions
 from .console import check_console
 from .forecast import Forecast
 from .grid import Grid, covariates_on, grid_from_entries
+from .panel import fit_panel, panel_from_state, panel_state, predict_panel, use_panel
 from .params import param_names, renamed_argument, upgrade_saved_params  # noqa: F401  (renamed_argument: re-export)
 from .persistence import (check_model_path, decode_label, decode_layout, decode_params, encode_label, encode_layout,
                           encode_params, read_archive, write_archive)
@@ -121,6 +122,14 @@ class DiffusionForecaster(BaseEstimator):
     def _load_state(self, directory: Path, state: dict) -> None:
         raise NotImplementedError
 
+    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+        """Fit one global univariate network on every series of a :class:`~tsdiff.api.panel.Panel`."""
+        raise NotImplementedError
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        """Samples (num_samples, prediction_length, N) following each series' own end."""
+        raise NotImplementedError
+
     @property
     def effective_context_length(self) -> int:
         return self.context_length or self.prediction_length
@@ -144,10 +153,11 @@ class DiffusionForecaster(BaseEstimator):
             raise ValueError(f"{what} has {grid.length} time steps; {self.name} needs at least context_length + "
                              f"prediction_length = {needed} (lower context_length or prediction_length)")
 
-    def _check_time_axis(self, grid: Grid) -> None:
+    def _check_time_axis(self, grid: Grid, fitted_grid: Grid | None = None) -> None:
         """New data must share the fitted frequency and time zone: 15-minute data fed to an hourly model, or UTC
         data to a model fitted on local time (its hour-of-day features would shift), are refused."""
-        new, fitted = grid.layout.freq, self.grid_.layout.freq
+        fitted_grid = self.grid_ if fitted_grid is None else fitted_grid
+        new, fitted = grid.layout.freq, fitted_grid.layout.freq
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # period aliases ('M') are deprecated as offsets
             try:
@@ -157,7 +167,7 @@ class DiffusionForecaster(BaseEstimator):
         if not same:
             raise ValueError(f"y has frequency {new!r}, but the model was fitted on {fitted!r} data; "
                              f"resample y to {fitted!r} (or fit a model on {new!r} data)")
-        new_tz, fitted_tz = (str(getattr(g.start, "tz", None)) for g in (grid, self.grid_))
+        new_tz, fitted_tz = (str(getattr(g.start, "tz", None)) for g in (grid, fitted_grid))
         if new_tz != fitted_tz:
             raise ValueError(f"y has timestamps in time zone {new_tz}, but the model was fitted on {fitted_tz} "
                              "timestamps; convert y (tz_convert / tz_localize) to the fitted time zone")
@@ -184,11 +194,17 @@ class DiffusionForecaster(BaseEstimator):
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y: pd.Series | pd.DataFrame, covariates: pd.DataFrame | pd.Series | None = None,
             id_col: str = "item_id", time_col: str = "timestamp", target_col: str = "target",
-            checkpoint_dir: str | os.PathLike | None = None, resume: bool = False) -> DiffusionForecaster:
+            panel: bool | None = None, checkpoint_dir: str | os.PathLike | None = None,
+            resume: bool = False) -> DiffusionForecaster:
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
         also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified.
+
+        ``panel``: a long frame is a panel (default): one global univariate model over series of any lengths and
+        ends, each forecast from its own last timestamp (see :mod:`tsdiff.api.panel`). A Series or wide frame is
+        one multivariate series (the joint model); ``panel=True`` reads its columns as a panel instead,
+        ``panel=False`` reads a long frame's ids as the variables of one multivariate series.
 
         ``checkpoint_dir``: write a checkpoint there at the end of every epoch (checked before any work);
         ``resume=True`` continues from it if there is one, ending with the same weights as an uninterrupted fit on
@@ -200,6 +216,9 @@ class DiffusionForecaster(BaseEstimator):
         self._validate()  # set_params or attribute assignment may have changed an argument since construction
         checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         long_cols = dict(id_col=id_col, time_col=time_col, target_col=target_col)
+        if use_panel(y, panel, long_cols):
+            return fit_panel(self, y, covariates, long_cols, checkpoint_dir=checkpoint_dir, resume=resume)
+        self.panel_ = None
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
         cov = self._covariates(covariates, grid, 0, "covariates")
@@ -245,6 +264,8 @@ class DiffusionForecaster(BaseEstimator):
         num_samples = checks.positive_int(num_samples, "num_samples")
         levels = check_levels(quantiles)
         seed = self.seed if seed is None else checks.seed(seed)
+        if getattr(self, "panel_", None) is not None:  # every series from its own end (and new series too)
+            return predict_panel(self, y, num_samples, levels, covariates, seed, sampling)
         grid = self.grid_ if y is None else self._grid(y, self.long_cols_)
         if y is not None:
             fitted_vars = list(self.grid_.frame().columns)
@@ -268,6 +289,37 @@ class DiffusionForecaster(BaseEstimator):
         index = grid.index(self.prediction_length)[-self.prediction_length:]
         return Forecast(samples, index, grid.layout, history=grid.frame(), quantiles=levels)
 
+    def predict_interval(self, y: pd.Series | pd.DataFrame | None = None,
+                         coverage: float | tuple[float, ...] = (0.8, 0.9), **predict_kwargs) -> pd.DataFrame:
+        """Central prediction intervals (sktime's ``predict_interval``): columns ``lo-80``, ``hi-80``, ``lo-90``,
+        ``hi-90`` (Nixtla's names) in the layout of ``predict(...).to_frame()``. ``coverage``: fractions (0.9 for a
+        90 % interval); the bounds are the sample quantiles (1 - c) / 2 and (1 + c) / 2. ``predict_kwargs``: as in
+        :meth:`predict` (``num_samples``, ``seed``, ``sampler``, ...)."""
+        return self.predict(y, **predict_kwargs).interval(coverage)
+
+    def cross_validation(self, y: pd.Series | pd.DataFrame, n_windows: int = 1, step_size: int | None = None,
+                         refit: bool | int = False, **kwargs) -> pd.DataFrame:
+        """Backtest on ``y``: ``n_windows`` forecasts of ``prediction_length`` steps, cut every ``step_size`` steps
+        (default ``prediction_length``) back from each series' end, compared with the actuals.
+
+        ``refit=False`` trains one copy of this model on the data before the first cutoff; ``True`` a copy at every
+        cutoff; an int ``k`` every ``k`` windows. This model is not changed and need not be fitted.
+
+        Keyword args: ``covariates``; ``num_samples`` (100); ``quantiles`` (0.025, 0.05, ..., 0.95, 0.975: the 19
+        levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the MASE scale; default from the frequency,
+        24 for hourly data); ``seed``; ``id_col``/``time_col``/``target_col``/``panel`` as in :meth:`fit`; and
+        ``sampler``/``sampling_steps``/``eta``/``sampling`` as in :meth:`predict`.
+
+        Returns:
+            a long DataFrame, one row per (series, cutoff, timestamp): id, ``cutoff`` (the last timestamp the
+            forecast saw), time, ``actual``, ``mean``, the quantile columns, ``seasonal_error`` (the window
+            history's ``mean |y_t - y_{t-m}|``). Score it with :func:`tsdiff.evaluation.evaluate_backtest` and
+            :func:`tsdiff.evaluation.calibration_from_frame`.
+        """
+        from .backtest import cross_validation
+
+        return cross_validation(self, y, n_windows=n_windows, step_size=step_size, refit=refit, **kwargs)
+
     # -- persistence ------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to one file (see :mod:`tsdiff.api.persistence` for the format). The file is
@@ -278,16 +330,20 @@ class DiffusionForecaster(BaseEstimator):
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             backend = self._save_state(tmp)
-            arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
+            if getattr(self, "panel_", None) is not None:
+                state, arrays = panel_state(self.panel_)
+                data = {"panel": state}
+            else:
+                arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
+                data = {"layout": encode_layout(self.grid_.layout), "grid_start": encode_label(self.grid_.start),
+                        "columns": [encode_label(c) for c in self.history_.columns]}
             if self.covariates_ is not None:
                 arrays["covariates"] = self.covariates_
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             (tmp / "history.npz").write_bytes(buffer.getvalue())
             manifest = {"model": type(self).__name__, "tsdiff_version": _version(), "params": params,
-                        "backend": backend, "layout": encode_layout(self.grid_.layout),
-                        "grid_start": encode_label(self.grid_.start), "long_cols": self.long_cols_,
-                        "columns": [encode_label(c) for c in self.history_.columns]}
+                        "backend": backend, "long_cols": self.long_cols_, **data}
             return write_archive(path, manifest, tmp)
 
     @classmethod
@@ -297,12 +353,17 @@ class DiffusionForecaster(BaseEstimator):
             params["device"] = device or available_device(params.get("device", "auto"))
             model = cls(**params)
             model._load_state(directory, manifest["backend"])
+            model.long_cols_, model.panel_ = manifest["long_cols"], None
+            if "panel" in manifest:
+                with np.load(directory / "history.npz", allow_pickle=False) as arrays:
+                    model.panel_ = panel_from_state(manifest["panel"], arrays)
+                model.grid_ = model.covariates_ = model.history_ = None
+                return model
             with np.load(directory / "history.npz", allow_pickle=False) as arrays:
                 values, observed = arrays["values"], arrays["observed"]
                 model.covariates_ = arrays["covariates"] if "covariates" in arrays.files else None
             layout = decode_layout(manifest["layout"])
             model.grid_ = Grid(values, decode_label(manifest["grid_start"]), layout)
-            model.long_cols_ = manifest["long_cols"]
             columns = pd.Index([decode_label(c) for c in manifest["columns"]], name=layout.columns_name)
             if layout.kind == "long":
                 columns.name = None

@@ -11,6 +11,9 @@ Format (version 2):
                     (:func:`tsdiff.models.base.recipe.save_weights`)
     history.npz     ``values`` (D, T) float32 grid of the fitted data, ``observed`` (T, D) float64 exact fitted values
                     on that grid, optional ``covariates`` (K, T)
+A model fitted on a panel has, instead of "layout"/"grid_start"/"columns", ``"panel": {"source": "long" | "wide" |
+"series", "layout": {its long layout: ids, starts, ...}}`` in the manifest, and ``panel_values`` (float32, the
+series one after another) and ``panel_lengths`` (int64, N) in history.npz.
 Readers refuse files whose ``format`` differs or whose ``format_version`` they do not know (version 1 files pickled
 their pandas metadata and are refused: re-fit and save again).
 """

@@ -18,6 +18,7 @@ from .console import network_calls, sampling_progress
 from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .model import RUN_ONLY_PARAMS, DiffusionForecaster
+from .panel import validation_cuts
 from .params import store_init_arguments
 from .training import FitSession, validation_cut
 
@@ -33,17 +34,23 @@ def is_business_daily(freq: str) -> bool:
 
 class TailSampler(InstanceSampler):
     """Validation windows: split points from ``first`` (the start of the validation tail) to the last one that
-    leaves ``min_future`` steps, at most ``max_windows`` of them, evenly spaced."""
+    leaves ``min_future`` steps, at most ``max_windows`` of them, evenly spaced. With ``fraction`` (panels), each
+    series' tail is its own: its last ``fraction`` of steps, at least ``min_future`` (``validation_cut``'s rule)."""
 
-    first: int
+    first: int = 0
+    fraction: float | None = None
     max_windows: int = 64
 
     def __call__(self, ts: np.ndarray) -> np.ndarray:
-        last = ts.shape[self.axis] - self.min_future
-        if last < self.first:
+        length = ts.shape[self.axis]
+        first = self.first
+        if self.fraction is not None:
+            first = length - max(int(round(self.fraction * length)), self.min_future)
+        last = length - self.min_future
+        if last < first:
             return np.array([], dtype=int)
-        count = min(self.max_windows, last - self.first + 1)
-        return np.unique(np.linspace(self.first, last, count).round().astype(int))
+        count = min(self.max_windows, last - first + 1)
+        return np.unique(np.linspace(first, last, count).round().astype(int))
 
 
 class TimeGrad(DiffusionForecaster):
@@ -171,22 +178,30 @@ class TimeGrad(DiffusionForecaster):
                 "feat_dynamic_real": dynamic[:, :end] if end is not None else dynamic}
 
     def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
-        from tsdiff.models.base.resume import checkpoint_callbacks, fingerprint, prepare_checkpoint_dir
-
         backend = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
                        num_covariates=0 if cov is None else cov.shape[0])
-        ckpt_path, callbacks = None, []
-        if checkpoint_dir is not None:
-            params = {k: v for k, v in self.get_params(deep=False).items() if k not in RUN_ONLY_PARAMS}
-            identity = fingerprint(grid.values, cov, model=self.name, start=str(grid.start), backend=backend, **params)
-            ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
-            callbacks = checkpoint_callbacks(checkpoint_dir)
-        self.backend_ = backend
         cut = validation_cut(self, grid.length)
-        session = FitSession(self, self.epochs * self.num_batches_per_epoch, validating=cut is not None)
         training = [self._entry(grid, cov, end=cut)]
         validation = None if cut is None else [self._entry(grid, cov)]
         sampler = None if cut is None else TailSampler(first=cut, min_future=self.prediction_length)
+        self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
+                          identity=([grid.values, cov], str(grid.start)))
+
+    def _fit_entries(self, backend: dict, training: list, validation: list | None, sampler, checkpoint_dir,
+                     resume: bool, identity: tuple) -> None:
+        """Train the estimator of ``backend`` on GluonTS entries (``validation`` with its instance ``sampler``, or
+        None); ``identity``: (arrays, start) that identify the data of a resumable fit."""
+        from tsdiff.models.base.resume import checkpoint_callbacks, fingerprint, prepare_checkpoint_dir
+
+        ckpt_path, callbacks = None, []
+        if checkpoint_dir is not None:
+            params = {k: v for k, v in self.get_params(deep=False).items() if k not in RUN_ONLY_PARAMS}
+            arrays, start = identity
+            fit_id = fingerprint(*arrays, model=self.name, start=start, backend=backend, **params)
+            ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, fit_id)
+            callbacks = checkpoint_callbacks(checkpoint_dir)
+        self.backend_ = backend
+        session = FitSession(self, self.epochs * self.num_batches_per_epoch, validating=validation is not None)
         # GluonTS keeps a best-model checkpoint: in a scratch folder (not the user's working directory), or beside
         # the resume checkpoint, which refers to it. The estimator seeds the training in a fork of the random
         # streams (models/base/seeding.py).
@@ -198,13 +213,37 @@ class TimeGrad(DiffusionForecaster):
         session.finish()
 
     def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        entry = self._entry(grid, cov, future=self.prediction_length)
+        return self._sample_entries([entry], num_samples, seed, sampling)[0]
+
+    def _sample_entries(self, entries: list, num_samples: int, seed: int, sampling: SamplingOptions) -> list:
+        """Samples (S, H, D) per entry; one progress bar over every network call."""
         net = self.predictor_.prediction_net
         calls = network_calls(self.predictor_.sampling_options(sampling), net.diffusion.num_diffusion_steps)
-        entry = self._entry(grid, cov, future=self.prediction_length)
-        with sampling_progress(net.diffusion, self.prediction_length * calls, f"{self.name} sampling", self.verbose):
-            forecast = next(iter(self.predictor_.predict([entry], num_samples=num_samples, seed=seed,
-                                                         sampling=sampling)))
-        return np.asarray(forecast.samples, dtype=np.float64)
+        batches = -(-len(entries) // self.predictor_.batch_size)
+        with sampling_progress(net.diffusion, batches * self.prediction_length * calls, f"{self.name} sampling",
+                               self.verbose):
+            forecasts = self.predictor_.predict(entries, num_samples=num_samples, seed=seed, sampling=sampling)
+            return [np.asarray(f.samples, dtype=np.float64) for f in forecasts]
+
+    # -- panels: one global univariate network over many series ----------------------------------------------------
+    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+        # every series is a (1, T_i) entry of its own start and length; the network has no per-series parameters
+        # (target_dim 1), so it forecasts series it never saw
+        backend = dict(freq=panel.layout.freq, target_dim=1, num_covariates=0)
+        cuts = validation_cuts(self, panel)
+        training = [self._entry(grid, None, end=cut) for grid, cut in zip(panel.series, cuts)]
+        validation, sampler = None, None
+        if self.validation_fraction is not None:  # the tail of each series long enough to hold one
+            validation = [self._entry(grid, None) for grid, cut in zip(panel.series, cuts) if cut is not None]
+            sampler = TailSampler(fraction=self.validation_fraction, min_future=self.prediction_length)
+        values = np.concatenate([grid.values[0] for grid in panel.series])
+        self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
+                          identity=([values, panel.lengths], str([str(s) for s in panel.layout.starts])))
+
+    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        entries = [self._entry(grid, None, future=self.prediction_length) for grid in panel.series]
+        return np.stack([s[:, :, 0] for s in self._sample_entries(entries, num_samples, seed, sampling)], axis=-1)
 
     def _save_state(self, directory: Path) -> dict:
         from tsdiff.models.base.recipe import save_weights

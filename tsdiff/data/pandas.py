@@ -36,7 +36,7 @@ from .pandas_time import (
     warn_large_gaps,
 )
 
-__all__ = ["LargeGapWarning", "PandasLayout", "from_pandas", "to_pandas"]
+__all__ = ["LargeGapWarning", "PandasLayout", "from_pandas", "input_kind", "to_pandas"]
 
 
 @dataclass(frozen=True)
@@ -302,6 +302,16 @@ def _frame_kind(df: pd.DataFrame, id_col, time_col, target_col) -> Literal["wide
         f"the DataFrame index is not time-like (got {type(df.index).__name__} of dtype {df.index.dtype}). A "
         f"wide frame needs a DatetimeIndex/PeriodIndex; a long frame needs columns {id_col!r}, {time_col!r}, "
         f"{target_col!r} (pass id_col=, time_col=, target_col=); it has columns {list(df.columns)}")
+
+
+def input_kind(y, id_col: Hashable = "item_id", time_col: Hashable = "timestamp",
+               target_col: Hashable = "target") -> Literal["series", "wide", "long"]:
+    """The layout :func:`from_pandas` reads ``y`` as (raising as it would for a frame it refuses)."""
+    if isinstance(y, pd.Series):
+        return "series"
+    if not isinstance(y, pd.DataFrame):
+        raise TypeError(f"expected a pandas Series or DataFrame, got {type(y).__name__}")
+    return _frame_kind(y, id_col, time_col, target_col)
 
 
 def from_pandas(

@@ -49,9 +49,13 @@ class CSDIEstimator(DiffusionEstimator):
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
             dim_feedforward, dropout: network (CSDI: 64, 4, 8, 128, 128, 16, 64, 0.1).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: noise schedule (CSDI: 50, quad, 1e-4, 0.5).
+        prediction, baseline, season, baseline_channel: denoiser output (``"epsilon"``, ``"x0"``, ``"v"``) and the
+            residual over a naive forecast (``"interpolation"``: the last value; ``"seasonal"``: the seasonal naive
+            with ``season``), see :class:`~tsdiff.models.csdi.CSDIModel`.
         num_sample_features: train on a random subset of this many dimensions per window when D is larger (CSDI: 64).
         scaling: ``"global"`` (standardise each dimension with the training set's mean/std, computed in ``train``
-            unless ``scaler_mean``/``scaler_std`` are given) or ``"none"``.
+            unless ``scaler_mean``/``scaler_std`` are given), ``"window"`` (each window by its own context's
+            mean/std: series of very different scales) or ``"none"``.
         lr, weight_decay, lr_schedule: Adam (CSDI: 1e-3, 1e-6; ``"multistep"``: lr × 0.1 at 75 %/90 % of
             ``max_epochs``).
         batch_size, num_batches_per_epoch: training batches.
@@ -85,6 +89,10 @@ class CSDIEstimator(DiffusionEstimator):
         beta_schedule: str = "quad",
         beta_start: float = 1e-4,
         beta_end: float = 0.5,
+        prediction: str = "epsilon",
+        baseline: Optional[str] = None,
+        season: Optional[int] = None,
+        baseline_channel: bool = False,
         num_sample_features: int = 64,
         scaling: str = "global",
         scaler_mean: Optional[List[float]] = None,

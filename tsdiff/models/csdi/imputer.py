@@ -13,6 +13,7 @@ allowed where not observed); ``impute`` returns ``(num_samples, N, L, K)``.
 from __future__ import annotations
 
 import inspect
+import math
 import tempfile
 import time
 from typing import Callable, Optional, Sequence
@@ -110,7 +111,7 @@ class _EpochLog(pl.Callback):
         metrics = trainer.callback_metrics
         record = {"epoch": trainer.current_epoch + 1, "loss": float(metrics["train_loss"]),
                   "valid_loss": float(metrics["val_loss"]) if "val_loss" in metrics else None,
-                  "seconds": self._elapsed()}
+                  "seconds": self._elapsed(), "batches": trainer.global_step}
         self.imputer.history.append(record)
         if self.callback is not None:
             paused, training = time.perf_counter(), module.training
@@ -127,13 +128,14 @@ class CSDIImputer:
     Args:
         num_features: K; inferred at the first :meth:`fit` when None.
         scaling: ``"global"`` (standardise each feature with the mean/std of its observed training values, as CSDI
-            does; samples come back in the original units) or ``"none"``.
+            does; samples come back in the original units), ``"window"`` (each window by its given values) or
+            ``"none"``.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``, for training and sampling.
         **model_kwargs: overrides of :data:`MODEL_DEFAULTS` (CSDI's defaults: 4 residual layers of 64 channels,
             8 heads, embeddings 128/128/16, quad schedule 1e-4 → 0.5 over 50 steps).
     Attributes:
         model: the :class:`CSDIModel` (after fit/load); history: per-epoch ``{"epoch", "loss", "valid_loss",
-            "seconds"}`` (seconds: training wall time so far).
+            "seconds", "batches"}`` (seconds: training wall time so far; batches: optimiser steps so far).
     """
 
     def __init__(self, num_features: Optional[int] = None, scaling: str = "global", device: str = "cpu",
@@ -187,6 +189,7 @@ class CSDIImputer:
         trainer_kwargs: Optional[dict] = None,
         checkpoint_dir=None,
         resume: bool = False,
+        num_batches: Optional[int] = None,
     ) -> "CSDIImputer":
         """Train with CSDI's recipe: Adam(lr, weight decay 1e-6), lr × 0.1 at 75 % and 90 % of the epochs.
 
@@ -204,6 +207,9 @@ class CSDIImputer:
                 ``callback`` does not count).
             callback: called as ``callback(imputer, record)`` after every epoch, with the model in eval mode (e.g.
                 to score imputations along training); training resumes afterwards.
+            num_batches: train for exactly this many batches (a budget that reproduces on any machine, unlike
+                ``max_seconds``), passing over the windows as often as needed; ``epochs`` is then ignored and the
+                ``"multistep"`` lr drops at ``lr_milestones`` fractions of the batches.
             trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, ...).
             checkpoint_dir: write a checkpoint there at the end of every epoch (``resume.ckpt``, and ``fit.json``
                 recording which fit it belongs to); checked before any work. Only for a fresh imputer's first fit.
@@ -217,6 +223,7 @@ class CSDIImputer:
         checks.one_of(mask_strategy, "mask_strategy", STRATEGIES)
         checks.positive_int(epochs, "epochs")
         checks.positive_int(batch_size, "batch_size")
+        checks.optional_positive_int(num_batches, "num_batches")
         checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         if checkpoint_dir is not None and self.model is not None:
             raise ValueError("checkpoint_dir is for a fresh imputer's first fit; this one is already trained")
@@ -241,7 +248,7 @@ class CSDIImputer:
                 scaling=self.scaling, model_config=self.model_config, epochs=epochs, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, lr_schedule=lr_schedule, lr_milestones=list(lr_milestones),
                 mask_strategy=mask_strategy, prediction_length=prediction_length,
-                num_sample_features=num_sample_features, seed=seed)
+                num_sample_features=num_sample_features, seed=seed, num_batches=num_batches)
             ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
 
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="tsdiff-csdi-") as workdir:
@@ -260,6 +267,9 @@ class CSDIImputer:
                                          model=self.model)
             log = _EpochLog(self, max_seconds, callback)
             extra = dict(trainer_kwargs or {})
+            if num_batches is not None:  # a step budget: as many passes as it takes, the last one cut short
+                epochs = math.ceil(num_batches / math.ceil(N / batch_size))
+                extra.setdefault("max_steps", num_batches)
             saving = [] if checkpoint_dir is None else checkpoint_callbacks(checkpoint_dir)
             extra["callbacks"] = [log, ResumeState()] + saving + list(extra.get("callbacks", []))
             device = "cpu" if self.device.type == "cpu" else "cuda"

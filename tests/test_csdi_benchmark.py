@@ -111,3 +111,22 @@ def test_pm25_valid_split_takes_windows_of_the_validation_month_every_eval_strid
     np.testing.assert_array_equal(default.eval_mask[1], valid.eval_mask[36])
     every12 = evaluation_split(splits, "pm25", {"split": "valid", "eval_stride": 12})
     assert every12.starts[1] == valid.starts[12] and len(every12) == len(range(0, len(valid), 12))
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("m4_hourly"), reason="m4 not present")
+def test_m4_hourly_runs_as_one_by_t_grids_and_an_untrained_seasonal_residual_model_is_seasonal_naive():
+    from experiments.common import load_forecast_task, score_forecasts
+    from experiments.models.csdi import run
+
+    config = dict(context_length=48, residual_channels=8, residual_layers=1, heads=2, num_diffusion_steps=4,
+                  epochs=1, num_batches_per_epoch=1, batch_size=8, lr=1e-12, num_samples=2, progress=False,
+                  speed_loop_samples=0, ddim_steps=[], scaling="window", prediction="x0", baseline="seasonal",
+                  season=24, split="valid", threads=1)
+    result = run("m4_hourly", config, seed=0)
+    task = load_forecast_task("m4_hourly", split="valid")
+    P = task.prediction_length
+    naive = [np.tile(np.asarray(h, dtype=np.float64)[-24:], P // 24 + 1)[:P][None] for h in task.histories]
+    expected = score_forecasts(task, naive)
+    assert result["num_test_series"] == 414 and result["target_dim"] == 1 and result["samples_nonfinite"] == 0
+    assert result["crps"] == pytest.approx(expected["crps"], rel=1e-4)
+    assert result["mae"] == pytest.approx(expected["mae"], rel=1e-4)

@@ -124,3 +124,21 @@ def test_forecast_follows_future_covariates():
     shifted.iloc[-H:, 0] += 5.0
     np.testing.assert_array_equal(base, model.predict(covariates=cov, num_samples=8, seed=0).samples)
     assert not np.allclose(base, model.predict(covariates=shifted, num_samples=8, seed=0).samples)
+
+
+def test_residual_recipe_reaches_the_model_and_survives_save_load(tmp_path):
+    """difference_lag="season" resolves to the hourly season (24), prediction and ema_decay reach the network that
+    samples, and a saved model forecasts identically after loading."""
+    df = hourly_frame(n=240)
+    model = tsdiff.TimeGrad(prediction_length=12, difference_lag="season", prediction="x0", ema_decay=0.99,
+                            scaling="robust", **FAST).fit(df)
+    net = model.predictor_.prediction_net
+    assert net.difference_lag == 24 and net.diffusion.prediction == "x0" and net.scaling == "robust"
+    first = model.predict(num_samples=4, seed=1).samples
+    model.save(tmp_path / "m")
+    again = tsdiff.load(tmp_path / "m").predict(num_samples=4, seed=1).samples
+    np.testing.assert_array_equal(first, again)
+    with pytest.raises(ValueError, match="difference_lag"):
+        tsdiff.TimeGrad(prediction_length=12, difference_lag="weekly")
+    with pytest.raises(ValueError, match="ema_decay"):
+        tsdiff.TimeGrad(prediction_length=12, ema_decay=1.0)

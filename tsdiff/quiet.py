@@ -55,3 +55,18 @@ def quiet_lightning(verbose: bool = False):
     finally:
         for name, old in saved.items():
             logging.getLogger(name).setLevel(old)
+
+
+_PACKAGE_DIR = __file__.rsplit("/", 1)[0] + "/"
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the calling function that points at the first frame outside
+    tsdiff (the user's line), however many tsdiff frames lie between: the paths to a warning differ (joint or
+    panel fit, TimeGrad or CSDI), so a fixed number would blame tsdiff's own code on some of them."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level

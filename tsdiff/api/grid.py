@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tsdiff.data import PandasLayout, time_index
+from tsdiff.quiet import user_stacklevel
 
 
 @dataclass
@@ -53,7 +54,7 @@ def grid_from_entries(entries: list[dict], layout: PandasLayout) -> Grid:
         warnings.warn(f"the series end at different times ({', '.join(early[:3])}{', ...' if len(early) > 3 else ''}"
                       f" than the last timestamp {last}); read as one multivariate series they are all forecast "
                       "from that timestamp, their later values missing. fit(..., panel=True) forecasts each series "
-                      "from its own end", UserWarning, stacklevel=4)
+                      "from its own end", UserWarning, stacklevel=user_stacklevel())
     return Grid(values, start, layout)
 
 

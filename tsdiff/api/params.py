@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import warnings
 
+from tsdiff.quiet import user_stacklevel
+
 #: deprecated name → (new name, conversion of the old value)
 RENAMED = {
     "num_steps": ("sampling_steps", None),
@@ -25,7 +27,7 @@ def renamed_argument(kwargs: dict, old: str, new: str, value=None):
     if old not in kwargs:
         return value
     warnings.warn(f"'{old}' is deprecated and will be removed in tsdiff 0.3; use '{new}'", FutureWarning,
-                  stacklevel=4)
+                  stacklevel=user_stacklevel())
     old_value = kwargs.pop(old)
     if value is not None:
         raise TypeError(f"got both '{old}' (deprecated) and '{new}'; pass '{new}' only")

@@ -74,8 +74,12 @@ class TimeGrad(DiffusionForecaster):
         num_layers, hidden_size, dropout_rate, cell_type: the RNN (2 × 40 LSTM, dropout 0.1).
         embedding_dim: size of the learned per-series embedding; conditioning_length: width of the RNN state given
             to the denoiser.
-        scaling: ``"mean"`` (TimeGrad), ``"std"``, ``"diff"`` or ``"none"``; increments: diffuse one-step changes
-            instead of levels (with ``scaling="diff"`` for random-walk-like series).
+        scaling: ``"mean"`` (TimeGrad), ``"std"``, ``"robust"``, ``"diff"`` or ``"none"``; increments: diffuse
+            one-step changes instead of levels (with ``scaling="diff"`` for random-walk-like series).
+        difference_lag: s > 0 makes the model generate the residual over the cheap forecast x_{t−s} (1: the last
+            value; ``"season"``: the frequency's season, i.e. seasonal naive); 0: levels.
+        prediction: what the network predicts, ``"epsilon"`` (TimeGrad), ``"x0"`` or ``"v"``.
+        ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         lags_seq: target lags (default: GluonTS's lags for the frequency); time_features: GluonTS time features
             (default: those of the frequency; a saved model stores them by name, so only GluonTS's own can be saved).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (linear 1e-4 → 0.1, 100 steps).
@@ -107,12 +111,13 @@ class TimeGrad(DiffusionForecaster):
                  # the RNN
                  num_layers: int = 2, hidden_size: int = 40, dropout_rate: float = 0.1, cell_type: str = "LSTM",
                  embedding_dim: int = 1, conditioning_length: int = 100, scaling: str = "mean",
-                 increments: bool = False, lags_seq: list[int] | None = None, time_features: list | None = None,
+                 increments: bool = False, difference_lag: int | str = 0, prediction: str = "epsilon",
+                 lags_seq: list[int] | None = None, time_features: list | None = None,
                  # the diffusion model and its ε-network
                  num_diffusion_steps: int = 100, beta_schedule: str = "linear", beta_start: float = 1e-4,
                  beta_end: float = 0.1, residual_layers: int = 8, residual_channels: int = 8,
                  dilation_cycle_length: int = 2, cond_upsampler_dim: int | None = None,
-                 weight_decay: float = 1e-6, lr_schedule: str = "onecycle",
+                 weight_decay: float = 1e-6, lr_schedule: str = "onecycle", ema_decay: float | None = None,
                  # the reverse process predict uses by default
                  sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
                  # running
@@ -261,7 +266,7 @@ class TimeGrad(DiffusionForecaster):
         with torch.random.fork_rng(devices=[]):  # building the network must not move the user's random stream
             module = estimator.create_lightning_module()
         _, weights = load_weights(directory / "weights.npz")
-        module.model.load_state_dict(weights)
+        module.sampling_model.load_state_dict(weights)  # the saved weights are those that sample (the EMA if any)
         self.predictor_ = self._placed(estimator.create_predictor(estimator.create_transformation(), module))
 
     def _placed(self, predictor):

@@ -19,6 +19,8 @@ from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import EarlyStopping, Timer
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
+from tsdiff.quiet import user_stacklevel
+
 from . import console
 
 #: A fit whose training loss fell by less than this fraction (first against last tenth of its batches) warns.
@@ -194,7 +196,7 @@ def warn_if_loss_flat(name: str, losses: np.ndarray) -> bool:
         warnings.warn(f"{name}: the training loss hardly fell ({first:.3g} → {last:.3g} over {len(losses)} "
                       "batches); the model has probably not converged and its forecasts will be mostly noise — "
                       "train longer (epochs, num_batches_per_epoch) or check model.loss_curve_",
-                      ConvergenceWarning, stacklevel=5)
+                      ConvergenceWarning, stacklevel=user_stacklevel())
         return True
     return False
 
@@ -223,5 +225,5 @@ def warn_if_spread_implausible(name: str, samples: np.ndarray, history: np.ndarr
     warnings.warn(f"{name}: {what} spreads absurdly wide — its 90 % interval is "
                   f"{ratio[j]:.0f}× the range of its history (width {width[j]:.3g}, history range {span[j]:.3g}); "
                   "the training has likely not converged: train longer (epochs, num_batches_per_epoch) or check "
-                  "model.loss_curve_", ConvergenceWarning, stacklevel=3)
+                  "model.loss_curve_", ConvergenceWarning, stacklevel=user_stacklevel())
     return True

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from tsdiff.quiet import user_stacklevel
+
 
 class AmbiguousDatesError(ValueError):
     """Dates such as 01/02/2024 that read as valid, different dates month-first and day-first."""
@@ -212,4 +214,4 @@ def warn_large_gaps(reports: list[tuple[str, object]], offset: pd.DateOffset) ->
     label, worst = max(found, key=lambda pair: pair[1].inserted / pair[1].length)
     if len(found) > 1:
         label += f" (one of {len(found)} items with large gaps)"
-    warnings.warn(worst.describe(label, offset.freqstr), LargeGapWarning, stacklevel=4)
+    warnings.warn(worst.describe(label, offset.freqstr), LargeGapWarning, stacklevel=user_stacklevel())

@@ -182,7 +182,7 @@ class DiffusionEstimator(PyTorchLightningEstimator):
         return DiffusionPredictor(
             input_transform=transformation + self._create_instance_splitter(module, "test"),
             input_names=self.prediction_input_names,
-            prediction_net=module.model,
+            prediction_net=module.sampling_model,
             batch_size=self.prediction_batch_size,
             prediction_length=self.prediction_length,
             device="auto",

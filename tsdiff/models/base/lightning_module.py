@@ -1,10 +1,14 @@
 """The Lightning module both families train with: the loss of the pure model, logging, Adam and its schedule."""
 from __future__ import annotations
 
+import copy
+
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from gluonts.itertools import select
+
+from tsdiff.nn import ema_decay_at, ema_update
 
 from .guards import check_finite_loss, check_finite_weights
 from .recipe import LR_SCHEDULES, check_optimiser, configure_optimiser
@@ -24,6 +28,10 @@ class DiffusionLightningModule(pl.LightningModule):
         lr_schedule: one of :data:`LR_SCHEDULES`; ``total_steps`` (per-step schedules; default: Lightning's
             estimate) and ``lr_milestones`` (``"multistep"``: fractions of the epochs where lr drops tenfold).
         model: train this already built model instead of building one from ``model_kwargs``.
+        ema_decay: if set (in (0, 1)), keep an exponential moving average of the weights in ``ema_model``
+            (:mod:`tsdiff.nn.ema`, with its warm-up), updated after every optimiser step; ``sampling_model`` (what
+            ``forward`` and the predictor use) is then the average. It is a submodule, so checkpoints carry it.
+            ``None``: sample with the trained weights.
     """
 
     model_class: type = None
@@ -31,18 +39,33 @@ class DiffusionLightningModule(pl.LightningModule):
 
     def __init__(self, model_kwargs: dict, lr: float = 1e-3, weight_decay: float = 1e-6,
                  lr_schedule: str = "onecycle", total_steps: int | None = None,
-                 lr_milestones: tuple = (0.75, 0.9), model: torch.nn.Module | None = None) -> None:
+                 lr_milestones: tuple = (0.75, 0.9), model: torch.nn.Module | None = None,
+                 ema_decay: float | None = None) -> None:
         super().__init__()
-        check_optimiser(lr, weight_decay, lr_schedule, lr_milestones)
+        check_optimiser(lr, weight_decay, lr_schedule, lr_milestones, ema_decay)
         self.model = self.model_class(**model_kwargs) if model is None else model
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.total_steps = total_steps
         self.lr_milestones = tuple(lr_milestones)
+        self.ema_decay = ema_decay
+        self.ema_model = None if ema_decay is None else copy.deepcopy(self.model).requires_grad_(False)
+        # a buffer, so that a resumed run continues the warm-up where it stopped
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+
+    @property
+    def sampling_model(self) -> torch.nn.Module:
+        """The weights that sample: the moving average if ``ema_decay`` is set, else the trained ones."""
+        return self.model if self.ema_model is None else self.ema_model
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
-        return self.model(*args, **kwargs)
+        return self.sampling_model(*args, **kwargs)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.ema_model is not None:
+            self.ema_updates += 1
+            ema_update(self.ema_model, self.model, ema_decay_at(int(self.ema_updates), self.ema_decay))
 
     def _loss(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         kwargs = {} if generator is None else {"generator": generator}

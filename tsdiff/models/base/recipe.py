@@ -20,9 +20,13 @@ LR_SCHEDULES = ("onecycle", "cosine", "constant", "multistep")
 DEVICES = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}
 
 
-def check_optimiser(lr, weight_decay, lr_schedule, lr_milestones=(0.75, 0.9)) -> None:
-    """Check the optimiser settings of :func:`configure_optimiser` (ValueError naming the bad one)."""
+def check_optimiser(lr, weight_decay, lr_schedule, lr_milestones=(0.75, 0.9), ema_decay=None) -> None:
+    """Check the optimiser settings of :func:`configure_optimiser` and the weight average's decay (ValueError
+    naming the bad one)."""
     checks.positive_float(lr, "lr")
+    if ema_decay is not None and (isinstance(ema_decay, bool) or not isinstance(ema_decay, (int, float))
+                                  or not 0.0 < ema_decay < 1.0):
+        raise ValueError(f"ema_decay must be None or a number in (0, 1), got {ema_decay!r}")
     checks.non_negative_float(weight_decay, "weight_decay")
     checks.one_of(lr_schedule, "lr_schedule", LR_SCHEDULES)
     if not all(isinstance(f, (int, float)) and 0 < f < 1 for f in lr_milestones):

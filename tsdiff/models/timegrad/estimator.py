@@ -1,11 +1,11 @@
 """GluonTS estimator for TimeGrad: transformations and the model's hyperparameters; the rest is the shared base."""
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 from gluonts.core.component import validated
 from gluonts.dataset.field_names import FieldName
-from gluonts.time_feature import Constant, TimeFeature, time_features_from_frequency_str
+from gluonts.time_feature import Constant, TimeFeature, get_seasonality, time_features_from_frequency_str
 from gluonts.transform import (
     AddObservedValuesIndicator,
     AddTimeFeatures,
@@ -24,6 +24,16 @@ from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, Time
 from .module import TimeGradModel
 
 TARGET_DIM_INDICATOR = "target_dimension_indicator"
+
+
+def resolve_difference_lag(difference_lag: Union[int, str], freq: str) -> int:
+    """``difference_lag`` in steps: ``"season"`` is the frequency's season (GluonTS's ``get_seasonality``: 24 for
+    hourly data, 1 where the frequency has none); integers pass through (checked by the model)."""
+    if isinstance(difference_lag, str):
+        if difference_lag != "season":
+            raise ValueError(f"difference_lag must be an integer >= 0 or 'season', got {difference_lag!r}")
+        return int(get_seasonality(freq))
+    return difference_lag
 
 
 class TimeGradEstimator(DiffusionEstimator):
@@ -80,6 +90,8 @@ class TimeGradEstimator(DiffusionEstimator):
         conditioning_length: int = 100,
         scaling: str = "mean",
         increments: bool = False,
+        difference_lag: Union[int, str] = 0,
+        prediction: str = "epsilon",
         lags_seq: Optional[List[int]] = None,
         time_features: Optional[List[TimeFeature]] = None,
         num_feat_dynamic_real: int = 0,
@@ -94,6 +106,7 @@ class TimeGradEstimator(DiffusionEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         lr_schedule: str = "onecycle",
+        ema_decay: Optional[float] = None,
         batch_size: int = 64,
         num_batches_per_epoch: int = 100,
         prediction_batch_size: Optional[int] = None,
@@ -126,13 +139,16 @@ class TimeGradEstimator(DiffusionEstimator):
         self.num_feat_dynamic_real = num_feat_dynamic_real
         self.model_kwargs = model_arguments(
             TimeGradModel, locals(), context_length=self.context_length,
-            num_time_features=len(self.time_features) + num_feat_dynamic_real)
+            num_time_features=len(self.time_features) + num_feat_dynamic_real,
+            difference_lag=resolve_difference_lag(difference_lag, freq))
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.ema_decay = ema_decay
         # every hyperparameter is checked now, without building the network, so a bad one fails here
         TimeGradModel.check_arguments(**self.model_kwargs)
-        TimeGradLightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule)
+        TimeGradLightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                                                ema_decay=ema_decay)
 
     def create_transformation(self) -> Transformation:
         dynamic = [FieldName.FEAT_DYNAMIC_REAL] if self.num_feat_dynamic_real > 0 else []
@@ -165,5 +181,5 @@ class TimeGradEstimator(DiffusionEstimator):
     def create_lightning_module(self) -> TimeGradLightningModule:
         return TimeGradLightningModule(
             model_kwargs=self.model_kwargs, lr=self.lr, weight_decay=self.weight_decay,
-            lr_schedule=self.lr_schedule, total_steps=self.total_training_steps(),
+            lr_schedule=self.lr_schedule, total_steps=self.total_training_steps(), ema_decay=self.ema_decay,
         )

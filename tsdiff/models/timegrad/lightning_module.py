@@ -28,6 +28,7 @@ class TimeGradLightningModule(DiffusionLightningModule):
             ``"constant"`` or ``"multistep"``.
         total_steps: optimiser steps of the whole run, needed by the per-step schedules (default: Lightning's
             estimate).
+        ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
     """
 
     model_class = TimeGradModel
@@ -35,8 +36,9 @@ class TimeGradLightningModule(DiffusionLightningModule):
 
     @validated()
     def __init__(self, model_kwargs: dict, lr: float = 1e-3, weight_decay: float = 1e-6,
-                 lr_schedule: str = "onecycle", total_steps: Optional[int] = None) -> None:
+                 lr_schedule: str = "onecycle", total_steps: Optional[int] = None,
+                 ema_decay: Optional[float] = None) -> None:
         super().__init__(model_kwargs, lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
-                         total_steps=total_steps)
+                         total_steps=total_steps, ema_decay=ema_decay)
 
     check_arguments = staticmethod(check_optimiser)

@@ -13,11 +13,12 @@ from gluonts.time_feature import get_lags_for_frequency
 from torch import nn
 
 from tsdiff import checks
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
+from tsdiff.diffusion import PREDICTIONS, GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
 
 from .denoiser import EpsilonTheta
+from .scaling import robust_loc_spread
 
-SCALINGS = ("mean", "std", "diff", "none")
+SCALINGS = ("mean", "std", "robust", "diff", "none")
 CELL_TYPES = {"LSTM": nn.LSTM, "GRU": nn.GRU}
 
 
@@ -30,6 +31,8 @@ def scale_context(
         context: (B, T, D) target values (unobserved entries may hold anything finite).
         observed: (B, T, D) 1 where observed.
         kind: ``"mean"`` (TimeGrad/DeepAR: loc 0, scale = mean |x|), ``"std"`` (loc = mean, scale = std),
+            ``"robust"`` (loc = median, scale = interquartile range / 1.349: the std on Gaussian data, but not
+            pulled by outliers),
             ``"diff"`` (loc = the last observed value, scale = root-mean-square of the one-step changes between
             consecutive observed values: a random-walk-like series gets unit-size steps) or ``"none"``
             (loc 0, scale 1).
@@ -57,6 +60,8 @@ def scale_context(
         pairs = observed[:, 1:] * observed[:, :-1]
         change_sq = ((context[:, 1:] - context[:, :-1]) ** 2 * pairs).sum(1, keepdim=True)
         spread = (change_sq / pairs.sum(1, keepdim=True).clamp_min(1.0)).sqrt()
+    elif kind == "robust":
+        loc, spread = robust_loc_spread(context, observed)
     else:  # "std"
         loc = (context * observed).sum(1, keepdim=True) / count
         spread = ((((context - loc) * observed) ** 2).sum(1, keepdim=True) / count).sqrt()
@@ -84,10 +89,15 @@ class TimeGradModel(nn.Module):
         cell_type: ``"LSTM"`` or ``"GRU"``; num_layers, hidden_size, dropout_rate: of the RNN.
         embedding_dim: E, size of the per-series embedding.
         conditioning_length: width of the projected RNN state fed to the denoiser.
-        scaling: ``"mean"``, ``"std"``, ``"diff"`` or ``"none"`` (see :func:`scale_context`).
+        scaling: ``"mean"``, ``"std"``, ``"robust"``, ``"diff"`` or ``"none"`` (see :func:`scale_context`).
         increments: diffuse the one-step change x_t − x_{t−1} (normalised) instead of the level x_t; the forecast
             is the running sum of sampled changes. Suits random-walk-like data, whose levels drift out of the
-            range a level model was trained on while their changes stay stationary.
+            range a level model was trained on while their changes stay stationary. Same as ``difference_lag=1``.
+        difference_lag: s ≥ 0; s > 0 diffuses the residual x_t − x_{t−s} over the cheap forecast x_{t−s} (s = 1:
+            the last value, s = the season: seasonal naive) and adds it back while sampling. 0 (default): levels.
+        prediction: what the denoiser predicts: ``"epsilon"`` (TimeGrad), ``"x0"`` or ``"v"``. The output layer
+            starts at zero, so with ``"x0"`` an untrained model predicts x̂₀ = 0: with ``difference_lag`` s > 0 it
+            returns the baseline x_{t−s} exactly, and training can only move away from it where that helps.
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the :class:`~tsdiff.diffusion.NoiseSchedule`.
         residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network
             (:class:`EpsilonTheta`).
@@ -96,7 +106,8 @@ class TimeGradModel(nn.Module):
             :class:`~tsdiff.diffusion.SamplingOptions`).
 
     Input shapes (B windows): ``target_dimension_indicator`` (B, D) long; ``past_target``,
-    ``past_observed_values`` (B, past_length, D) with ``past_length = context_length + max(lags_seq)``;
+    ``past_observed_values`` (B, past_length, D) with
+    ``past_length = context_length + max(max(lags_seq), difference_lag)``;
     ``past_time_feat`` (B, past_length, F); ``future_time_feat`` (B, P, F); ``future_target``,
     ``future_observed_values`` (B, P, D).
     """
@@ -118,6 +129,8 @@ class TimeGradModel(nn.Module):
         conditioning_length: int = 100,
         scaling: str = "mean",
         increments: bool = False,
+        difference_lag: int = 0,
+        prediction: str = "epsilon",
         num_diffusion_steps: int = 100,
         beta_schedule: str = "linear",
         beta_start: float = 1e-4,
@@ -135,7 +148,8 @@ class TimeGradModel(nn.Module):
         self.check_arguments(
             context_length, prediction_length, target_dim, num_time_features, cell_type=cell_type,
             num_layers=num_layers, hidden_size=hidden_size, dropout_rate=dropout_rate, embedding_dim=embedding_dim,
-            conditioning_length=conditioning_length, scaling=scaling, num_diffusion_steps=num_diffusion_steps,
+            conditioning_length=conditioning_length, scaling=scaling, increments=increments,
+            difference_lag=difference_lag, prediction=prediction, num_diffusion_steps=num_diffusion_steps,
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end, residual_layers=residual_layers,
             residual_channels=residual_channels, dilation_cycle_length=dilation_cycle_length,
             cond_upsampler_dim=cond_upsampler_dim, num_parallel_samples=num_parallel_samples, sampler=sampler,
@@ -148,9 +162,11 @@ class TimeGradModel(nn.Module):
         self.lags_seq = sorted(set(lags_seq if lags_seq is not None else get_lags_for_frequency(freq)))
         if min(self.lags_seq) < 1:
             raise ValueError(f"lags must be >= 1, got {self.lags_seq}")
-        self.past_length = context_length + max(self.lags_seq)
         self.scaling = scaling
         self.increments = increments
+        self.difference_lag = 1 if increments else difference_lag
+        # the RNN reads lags up to max(lags_seq) before the context; a residual needs x_{t-s} there too
+        self.past_length = context_length + max(max(self.lags_seq), self.difference_lag)
         self.num_parallel_samples = num_parallel_samples
         self.default_sampling = SamplingOptions(sampler, sampling_steps, eta)
 
@@ -174,19 +190,26 @@ class TimeGradModel(nn.Module):
             cond_upsampler_dim=cond_upsampler_dim,
         )
         self.diffusion = GaussianDiffusion(
-            NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon"
+            NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction=prediction
         )
 
     @staticmethod
     def check_arguments(context_length, prediction_length, target_dim, num_time_features, cell_type="LSTM",
                         num_layers=2, hidden_size=40, dropout_rate=0.1, embedding_dim=1, conditioning_length=100,
-                        scaling="mean", num_diffusion_steps=100, beta_schedule="linear", beta_start=1e-4,
+                        scaling="mean", increments=False, difference_lag=0, prediction="epsilon",
+                        num_diffusion_steps=100, beta_schedule="linear", beta_start=1e-4,
                         beta_end=0.1, residual_layers=8, residual_channels=8, dilation_cycle_length=2,
                         cond_upsampler_dim=None, num_parallel_samples=100, sampler="ddpm", sampling_steps=None,
                         eta=0.0, **_) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         checks.one_of(cell_type, "cell_type", CELL_TYPES)
         checks.one_of(scaling, "scaling", SCALINGS)
+        checks.one_of(prediction, "prediction", PREDICTIONS)
+        if isinstance(difference_lag, bool) or not isinstance(difference_lag, int) or difference_lag < 0:
+            raise ValueError(f"difference_lag must be an integer >= 0 (or 'season' in the estimator), "
+                             f"got {difference_lag!r}")
+        if increments and difference_lag not in (0, 1):
+            raise ValueError(f"increments=True means difference_lag=1; got difference_lag={difference_lag}")
         for name, value in [("context_length", context_length), ("prediction_length", prediction_length),
                             ("target_dim", target_dim), ("num_layers", num_layers), ("hidden_size", hidden_size),
                             ("embedding_dim", embedding_dim), ("conditioning_length", conditioning_length),
@@ -259,9 +282,10 @@ class TimeGradModel(nn.Module):
         cond = self.cond_proj(output)  # (B, T', C)
         x0 = series[:, start:end]
         mask = observed[:, start:end]
-        if self.increments:  # a change is known only where both of its ends are
-            x0 = x0 - series[:, start - 1 : end - 1]
-            mask = mask * observed[:, start - 1 : end - 1]
+        lag = self.difference_lag
+        if lag:  # a residual over x_{t-s} is known only where both x_t and x_{t-s} are
+            x0 = x0 - series[:, start - lag : end - lag]
+            mask = mask * observed[:, start - lag : end - lag]
         return self.diffusion.training_loss(
             self.denoiser, x0.reshape(-1, self.target_dim), cond.reshape(-1, cond.shape[-1]),
             mask.reshape(-1, self.target_dim), generator=generator,
@@ -318,6 +342,6 @@ class TimeGradModel(nn.Module):
                 self.denoiser.denoise, (B * S, D), cond=self.denoiser.condition(cond), sampling=sampler,
                 generator=generator, device=series.device, dtype=series.dtype,
             )
-            series[:, t] = series[:, t - 1] + x if self.increments else x
+            series[:, t] = series[:, t - self.difference_lag] + x if self.difference_lag else x
         samples = series[:, self.past_length :].reshape(B, S, P, D)
         return samples * scale.unsqueeze(1) + loc.unsqueeze(1)

@@ -65,7 +65,7 @@ def test_physionet_valid_split_scores_validation_stays_with_the_residual_recipe(
     from tsdiff.data.imputation import feature_means, interpolate_impute
 
     config = {**TINY, "split": "valid", "speed_loop_samples": 0, "num_batches": 3, "prediction": "x0",
-              "baseline": "interpolation", "baseline_channel": True, "clip": 20.0, "sampler": "ddim",
+              "baseline": "interpolation", "baseline_channel": True, "ema_decay": 0.9, "clip": 20.0, "sampler": "ddim",
               "sampling_steps": 2, "ddim_steps": []}
     result = run("physionet_10", config, seed=0)
     assert result["split"] == "valid" and result["test_size"] == 2 and result["batches_run"] == 3

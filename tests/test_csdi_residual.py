@@ -1,6 +1,6 @@
 """CSDI over a deterministic fill: the fills themselves, residual diffusion (a zero network returns the fill), the
-baseline input channel, x̂₀ clipping through SamplingOptions, per-window scaling, fixed batch budgets, and a
-learning test."""
+baseline input channel, x̂₀ clipping through SamplingOptions, per-window scaling, fixed batch budgets, the weight
+average (ema_decay) through the imputer and the estimator, and a learning test."""
 from __future__ import annotations
 
 import lightning.pytorch as pl
@@ -72,7 +72,7 @@ def test_seasonal_fill_repeats_the_last_season_and_falls_back_to_last_value():
         baseline_fill("median", values, mask)
 
 
-# -- residual diffusion -------------------------------------------------------------------------------------------------
+# -- residual diffusion -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("scaling", ["global", "window"])
 @pytest.mark.parametrize("channel", [False, True])
 @pytest.mark.parametrize("sampling", [SamplingOptions("ddpm"), SamplingOptions("ddim", 4),
@@ -146,8 +146,10 @@ def test_clip_bounds_every_sample_of_a_runaway_network(sampler, steps):
     runaway = _model().eval()
     with torch.no_grad():
         runaway.denoiser.output.bias.fill_(-50.0)  # ε̂ = −50 everywhere: x̂₀ far out of range
-    draw = lambda clip: runaway.impute(values, mask, num_samples=3, generator=torch.Generator().manual_seed(0),  # noqa: E731
-                                       sampling=SamplingOptions(sampler, steps, clip=clip))
+    def draw(clip):
+        return runaway.impute(values, mask, num_samples=3, generator=torch.Generator().manual_seed(0),
+                              sampling=SamplingOptions(sampler, steps, clip=clip))
+
     wild, tame = draw(None), draw(5.0)
     assert wild[:, mask == 0].abs().max() > 100
     assert tame[:, mask == 0].abs().max() <= 5.0 + 1e-5
@@ -212,6 +214,58 @@ def test_num_batches_is_an_exact_budget_with_the_lr_drops_in_batches():
         CSDIImputer(**TINY).fit(data, obs, num_batches=0, progress=False)
 
 
+class _Trajectory(pl.Callback):
+    """The trained weights before the first step and after every step."""
+
+    def __init__(self):
+        self.states = []
+
+    def _snap(self, module):
+        self.states.append({k: v.detach().clone() for k, v in module.model.state_dict().items()})
+
+    def on_train_start(self, trainer, module):
+        self._snap(module)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self._snap(module)
+
+
+def test_ema_decay_leaves_the_imputer_with_the_average_of_its_weight_trajectory():
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((20, 6, 2)).astype(np.float32)  # 3 batches of 8 per pass
+    obs = np.ones_like(data)
+    trajectory, decay, seen = _Trajectory(), 0.5, []
+    averaged = CSDIImputer(**TINY).fit(data, obs, num_batches=5, batch_size=8, progress=False, seed=0,
+                                       ema_decay=decay, trainer_kwargs={"callbacks": [trajectory]},
+                                       callback=lambda imp, record: seen.append(imp.model))
+    assert seen == [averaged.model] * 2  # an epoch's callback samples with the average, as the fitted imputer
+    init, *steps = trajectory.states
+    assert len(steps) == 5
+    expected = init
+    for k, state in enumerate(steps, start=1):  # tsdiff.nn.ema's rule, with its warm-up
+        d = min(decay, (1 + k) / (10 + k))
+        expected = {n: d * expected[n] + (1 - d) * v for n, v in state.items()}
+    for name, value in averaged.model.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+    plain = CSDIImputer(**TINY).fit(data, obs, num_batches=5, batch_size=8, progress=False, seed=0)
+    for name, value in plain.model.state_dict().items():  # the same training stream, without the average
+        torch.testing.assert_close(value, steps[-1][name])
+    with pytest.raises(ValueError, match="ema_decay"):
+        CSDIImputer(**TINY).fit(data, obs, num_batches=1, progress=False, ema_decay=1.0)
+
+
+def test_estimator_passes_ema_decay_to_the_lightning_module():
+    from tsdiff.models.csdi import CSDIEstimator
+
+    kw = dict(freq="h", prediction_length=3, target_dim=2, context_length=6, **TINY)
+    module = CSDIEstimator(ema_decay=0.99, **kw).create_lightning_module()
+    assert module.ema_decay == 0.99 and module.sampling_model is module.ema_model is not module.model
+    plain = CSDIEstimator(**kw).create_lightning_module()
+    assert plain.ema_model is None and plain.sampling_model is plain.model
+    with pytest.raises(ValueError, match="ema_decay"):
+        CSDIEstimator(ema_decay=0.0, **kw)
+
+
 # -- learning ---------------------------------------------------------------------------------------------------------
 def _two_tone(n, L=24, K=4, seed=0):
     """(n, L, K): feature k = amplitude · sin(2π t / 8 + phase + k π/2); a hidden block of one feature is known
@@ -227,7 +281,8 @@ def test_short_residual_fit_beats_interpolation():
     train, test = _two_tone(256, seed=0), _two_tone(16, seed=1)
     imp = CSDIImputer(residual_channels=16, residual_layers=1, heads=2, dim_feedforward=32, num_diffusion_steps=20,
                       prediction="x0", baseline="interpolation", baseline_channel=True)
-    imp.fit(train, np.ones_like(train), num_batches=80, batch_size=16, lr=3e-3, seed=0, progress=False)
+    imp.fit(train, np.ones_like(train), num_batches=80, batch_size=16, lr=3e-3, seed=0, progress=False,
+            ema_decay=0.99)
     rng = np.random.default_rng(2)
     eval_mask = np.zeros(test.shape, dtype=bool)
     for i in range(len(test)):  # one hidden block of 5 steps in one feature per series

@@ -32,7 +32,7 @@ FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate", 
 NETWORK_KEYS = tuple(k for k in MODEL_DEFAULTS if k not in SAMPLING_KEYS)
 
 CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
-    "epochs", "batch_size", "lr", "num_samples", "threads", "progress", "split", "scaling",
+    "epochs", "batch_size", "lr", "ema_decay", "num_samples", "threads", "progress", "split", "scaling",
     "speed_loop_samples", "ddim_steps",
     # imputation
     "mask_strategy", "max_train", "max_test", "max_train_seconds", "impute_batch_size", "data_seed", "fold",
@@ -115,13 +115,13 @@ def build_imputer(train, config: dict, device: str = "cpu"):
 
 def fit_imputer(imputer, train, config: dict, seed: int, callback=None):
     """Fit on the first ``max_train`` training windows with the preset's budget (``epochs``, or exactly
-    ``num_batches`` batches)."""
+    ``num_batches`` batches) and weight average (``ema_decay``)."""
     n = config.get("max_train")
     return imputer.fit(train.values[:n], train.observed_mask[:n], epochs=config.get("epochs", 200),
                        batch_size=config["batch_size"], lr=config["lr"],
                        mask_strategy=config.get("mask_strategy", "random"), seed=seed,
                        progress=bool(config.get("progress", True)), max_seconds=config.get("max_train_seconds"),
-                       callback=callback, num_batches=config.get("num_batches"))
+                       callback=callback, num_batches=config.get("num_batches"), ema_decay=config.get("ema_decay"))
 
 
 def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
@@ -276,6 +276,7 @@ def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
             context_length=config.get("context_length"), lr=config["lr"], batch_size=config["batch_size"],
             num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
             prediction_batch_size=config.get("prediction_batch_size", 64), scaling=config.get("scaling", "global"),
+            ema_decay=config.get("ema_decay"),
             **_network(config),
             trainer_kwargs=trainer_kwargs(config["epochs"], device="cuda" if device.startswith("cuda") else "cpu",
                                           progress=config.get("progress", True), workdir=workdir),

@@ -72,7 +72,8 @@ class CSDI(DiffusionForecaster):
                  # the noise schedule and the default reverse process (predict and impute)
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
                  beta_end: float = 0.5, prediction: str = "epsilon", baseline: str | None = None,
-                 season: int | None = None, baseline_channel: bool = False, sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
+                 season: int | None = None, baseline_channel: bool = False,
+                 sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
                  log_dir: str = "tsdiff_logs", trainer_kwargs: dict | None = None, **deprecated) -> None:

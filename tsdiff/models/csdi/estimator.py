@@ -58,6 +58,7 @@ class CSDIEstimator(DiffusionEstimator):
             mean/std: series of very different scales) or ``"none"``.
         lr, weight_decay, lr_schedule: Adam (CSDI: 1e-3, 1e-6; ``"multistep"``: lr × 0.1 at 75 %/90 % of
             ``max_epochs``).
+        ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         batch_size, num_batches_per_epoch: training batches.
         prediction_batch_size: series per prediction batch (all their samples are drawn in one batch).
         num_parallel_samples: default samples per series at prediction.
@@ -100,6 +101,7 @@ class CSDIEstimator(DiffusionEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         lr_schedule: str = "multistep",
+        ema_decay: Optional[float] = None,
         batch_size: int = 16,
         num_batches_per_epoch: int = 50,
         prediction_batch_size: int = 64,
@@ -129,9 +131,11 @@ class CSDIEstimator(DiffusionEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.ema_decay = ema_decay
         # every hyperparameter is checked now, without building the network, so a bad one fails here
         CSDIModel.check_arguments(**self.model_kwargs)
-        CSDILightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule)
+        CSDILightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                                            ema_decay=ema_decay)
 
     # -- data -------------------------------------------------------------------------------------------------------
     def create_transformation(self) -> Transformation:
@@ -169,5 +173,5 @@ class CSDIEstimator(DiffusionEstimator):
         return CSDILightningModule(
             model_kwargs={**self.model_kwargs, "scaler_mean": self.scaler_mean, "scaler_std": self.scaler_std},
             lr=self.lr, weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
-            total_steps=self.total_training_steps(),
+            total_steps=self.total_training_steps(), ema_decay=self.ema_decay,
         )

@@ -116,8 +116,12 @@ class _EpochLog(pl.Callback):
         if self.callback is not None:
             paused, training = time.perf_counter(), module.training
             module.eval()
-            with torch.random.fork_rng(devices=[]):  # the callback must not change the training stream
-                self.callback(self.imputer, record)
+            trained, self.imputer.model = self.imputer.model, module.sampling_model  # the callback samples as fit will
+            try:
+                with torch.random.fork_rng(devices=[]):  # the callback must not change the training stream
+                    self.callback(self.imputer, record)
+            finally:
+                self.imputer.model = trained
             module.train(training)
             self.start += time.perf_counter() - paused  # time spent in the callback is not training time
 
@@ -190,6 +194,7 @@ class CSDIImputer:
         checkpoint_dir=None,
         resume: bool = False,
         num_batches: Optional[int] = None,
+        ema_decay: Optional[float] = None,
     ) -> "CSDIImputer":
         """Train with CSDI's recipe: Adam(lr, weight decay 1e-6), lr × 0.1 at 75 % and 90 % of the epochs.
 
@@ -210,6 +215,9 @@ class CSDIImputer:
             num_batches: train for exactly this many batches (a budget that reproduces on any machine, unlike
                 ``max_seconds``), passing over the windows as often as needed; ``epochs`` is then ignored and the
                 ``"multistep"`` lr drops at ``lr_milestones`` fractions of the batches.
+            ema_decay: keep a moving average of the weights (e.g. 0.999, :mod:`tsdiff.nn.ema`) and sample with it:
+                after ``fit``, :attr:`model` holds the averaged weights (and a further fit continues from them);
+                ``None``: the trained weights.
             trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, ...).
             checkpoint_dir: write a checkpoint there at the end of every epoch (``resume.ckpt``, and ``fit.json``
                 recording which fit it belongs to); checked before any work. Only for a fresh imputer's first fit.
@@ -224,6 +232,7 @@ class CSDIImputer:
         checks.positive_int(epochs, "epochs")
         checks.positive_int(batch_size, "batch_size")
         checks.optional_positive_int(num_batches, "num_batches")
+        CSDILightningModule.check_arguments(lr, weight_decay, lr_schedule, tuple(lr_milestones), ema_decay)
         checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         if checkpoint_dir is not None and self.model is not None:
             raise ValueError("checkpoint_dir is for a fresh imputer's first fit; this one is already trained")
@@ -248,7 +257,8 @@ class CSDIImputer:
                 scaling=self.scaling, model_config=self.model_config, epochs=epochs, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, lr_schedule=lr_schedule, lr_milestones=list(lr_milestones),
                 mask_strategy=mask_strategy, prediction_length=prediction_length,
-                num_sample_features=num_sample_features, seed=seed, num_batches=num_batches)
+                num_sample_features=num_sample_features, seed=seed, num_batches=num_batches,
+                ema_decay=ema_decay)
             ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
 
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="tsdiff-csdi-") as workdir:
@@ -264,7 +274,7 @@ class CSDIImputer:
                 self.model.num_sample_features = num_sample_features
             module = CSDILightningModule(model_kwargs=self._model_kwargs, lr=lr, weight_decay=weight_decay,
                                          lr_schedule=lr_schedule, lr_milestones=tuple(lr_milestones),
-                                         model=self.model)
+                                         model=self.model, ema_decay=ema_decay)
             log = _EpochLog(self, max_seconds, callback)
             extra = dict(trainer_kwargs or {})
             if num_batches is not None:  # a step budget: as many passes as it takes, the last one cut short
@@ -279,7 +289,7 @@ class CSDIImputer:
                                                              **extra))
                 trainer.fit(module, train_dataloaders=_window_batches(values, observed_mask, batch_size, True),
                             val_dataloaders=valid_batches, ckpt_path=ckpt_path)
-        self.model.to(self.device).eval()
+        self.model = module.sampling_model.to(self.device).eval()  # the moving average when there is one
         return self
 
     # -- sampling --------------------------------------------------------------------------------------------------

@@ -130,8 +130,8 @@ class CSDIModel(nn.Module):
     def check_arguments(target_dim, context_length=None, prediction_length=None, mask_strategy="forecast",
                         scaling="global", scaler_mean=None, scaler_std=None, num_sample_features=None,
                         num_diffusion_steps=50, beta_schedule="quad", beta_start=1e-4, beta_end=0.5,
-                        prediction="epsilon", baseline=None, season=None, num_parallel_samples=100, sampler="ddpm", sampling_steps=None, eta=0.0,
-                        **denoiser_kwargs) -> None:
+                        prediction="epsilon", baseline=None, season=None, num_parallel_samples=100, sampler="ddpm",
+                        sampling_steps=None, eta=0.0, **denoiser_kwargs) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         checks.positive_int(target_dim, "target_dim")
         checks.optional_positive_int(context_length, "context_length")

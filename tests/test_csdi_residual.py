@@ -113,6 +113,12 @@ def test_residual_loss_targets_the_difference_from_the_fill():
     plain = _model(prediction="x0")
     loss = plain.loss(window, window_obs, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(loss, ((values ** 2) * target).sum() / target.sum())
+    # per-window scaling: the targets standardised by the statistics of the given values only
+    loc, scale = window_loc_scale(values, cond)
+    z = (values - loc) / scale
+    windowed = _model(prediction="x0", scaling="window")
+    loss = windowed.loss(window, window_obs, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(loss, ((z ** 2) * target).sum() / target.sum())
 
 
 def test_baseline_channel_changes_the_network_input_and_is_checked():

@@ -160,13 +160,14 @@ class CSDIModel(nn.Module):
         """(B, L, D) in the data's units → (B, D, L) standardised."""
         return ((values - self.scaler_mean) / self.scaler_std).transpose(1, 2)
 
-    def _window_scaled(self, grid: torch.Tensor, given: torch.Tensor):
+    def _window_scaled(self, grid: torch.Tensor, given: torch.Tensor, keep: torch.Tensor):
         """(grid, loc, scale): with ``scaling="window"`` the (N, K, L) grid standardised per window and feature by
-        its given values (zero elsewhere), loc/scale (N, K, 1); otherwise the grid unchanged, loc 0, scale 1."""
+        the statistics of its ``given`` values (the model's input only, at training as at sampling), and zero
+        outside ``keep``; loc/scale (N, K, 1). Otherwise the grid unchanged, loc 0 and scale 1."""
         if self.scaling != "window":
             return grid, 0.0, 1.0
         loc, scale = window_loc_scale(grid, given)
-        return torch.where(given > 0, (grid - loc) / scale, torch.zeros_like(grid)), loc, scale
+        return torch.where(keep > 0, (grid - loc) / scale, torch.zeros_like(grid)), loc, scale
 
     def fill(self, grid: torch.Tensor, cond_mask: torch.Tensor) -> Optional[torch.Tensor]:
         """The deterministic fill of the given values that the model uses (residual base and/or input channel),
@@ -202,9 +203,7 @@ class CSDIModel(nn.Module):
             values, observed, feature_id = sample_features(values, observed, self.num_sample_features, generator)
         cond_mask = make_cond_mask(self.mask_strategy, observed, generator, self.prediction_length) * observed
         values = torch.where(observed > 0, values, torch.zeros_like(values))
-        if self.scaling == "window":  # by the given values only, as at sampling; hidden targets keep their place
-            loc, scale = window_loc_scale(values, cond_mask)
-            values = torch.where(observed > 0, (values - loc) / scale, torch.zeros_like(values))
+        values, _, _ = self._window_scaled(values, cond_mask, keep=observed)  # the hidden targets are kept
         cond, base = self._condition(values, cond_mask, feature_id)
         return self.diffusion.training_loss(self.denoiser, values - base, cond, mask=observed - cond_mask,
                                             generator=generator)
@@ -229,7 +228,7 @@ class CSDIModel(nn.Module):
         given = cond_mask > 0
         grid_mask = cond_mask.transpose(1, 2).to(values.dtype)
         grid = torch.where(grid_mask > 0, self._standardised_grid(values), torch.zeros_like(grid_mask))
-        grid, loc, scale = self._window_scaled(grid, grid_mask)
+        grid, loc, scale = self._window_scaled(grid, grid_mask, keep=grid_mask)
         cond, base = self._condition(grid, grid_mask)
         N, D, L = grid.shape
         x = self.diffusion.sample(

@@ -16,13 +16,10 @@ from tsdiff.diffusion import SamplingOptions
 from tsdiff.models.base import DiffusionPredictor
 from tsdiff.models.timegrad import EpsilonTheta, TimeGradEstimator, TimeGradModel, scale_context
 
+from timegrad_helpers import CONTEXT, D, FREQ, LAGS, P, model_inputs, small_model
+
 torch.set_num_threads(1)
 
-FREQ = "h"
-P = 12  # prediction length
-CONTEXT = 24
-LAGS = [1, 2, 24]
-D = 3
 TRAINER = dict(enable_progress_bar=False, logger=False, enable_model_summary=False, accelerator="cpu")
 
 
@@ -49,29 +46,6 @@ def estimator(tmp_path, epochs=1, batches=4, **kwargs) -> TimeGradEstimator:
     )
     options.update(kwargs)
     return TimeGradEstimator(**options)
-
-
-def small_model(**kwargs) -> TimeGradModel:
-    options = dict(freq=FREQ, context_length=CONTEXT, prediction_length=P, target_dim=D, num_time_features=2,
-                   lags_seq=LAGS, num_diffusion_steps=10)
-    options.update(kwargs)
-    return TimeGradModel(**options)
-
-
-def model_inputs(model: TimeGradModel, batch: int = 2, with_future: bool = False, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    L = model.past_length
-    inputs = dict(
-        target_dimension_indicator=torch.arange(D).repeat(batch, 1),
-        past_target=5 + torch.randn(batch, L, D, generator=g),
-        past_observed_values=torch.ones(batch, L, D),
-        past_time_feat=torch.randn(batch, L, 2, generator=g),
-        future_time_feat=torch.randn(batch, P, 2, generator=g),
-    )
-    if with_future:
-        inputs["future_target"] = 5 + torch.randn(batch, P, D, generator=g)
-        inputs["future_observed_values"] = torch.ones(batch, P, D)
-    return inputs
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ x₀-prediction, robust per-window scaling, the weight EMA; and a short fit of t
 
 CPU only, one thread; the learning test takes ~10 s, the rest well under a second each.
 """
-import math
 
 import numpy as np
 import pandas as pd
@@ -12,41 +11,14 @@ import torch
 from gluonts.dataset.common import ListDataset
 
 from tsdiff.diffusion import SamplingOptions
-from tsdiff.models.timegrad import TimeGradEstimator, TimeGradLightningModule, TimeGradModel, scale_context
+from tsdiff.models.timegrad import TimeGradEstimator, TimeGradLightningModule, scale_context
 from tsdiff.models.timegrad.estimator import resolve_difference_lag
 from tsdiff.models.timegrad.scaling import IQR_PER_STD, robust_loc_spread
 from tsdiff.nn import ema_decay_at, ema_update
 
+from timegrad_helpers import CONTEXT, D, FREQ, LAGS, P, model_inputs, small_model
+
 torch.set_num_threads(1)
-
-FREQ = "h"
-P = 12
-CONTEXT = 24
-LAGS = [1, 2, 24]
-D = 3
-
-
-def small_model(**kwargs) -> TimeGradModel:
-    options = dict(freq=FREQ, context_length=CONTEXT, prediction_length=P, target_dim=D, num_time_features=2,
-                   lags_seq=LAGS, num_diffusion_steps=10)
-    options.update(kwargs)
-    return TimeGradModel(**options)
-
-
-def model_inputs(model: TimeGradModel, batch: int = 2, with_future: bool = False, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    L = model.past_length
-    inputs = dict(
-        target_dimension_indicator=torch.arange(D).repeat(batch, 1),
-        past_target=5 + 2 * torch.randn(batch, L, D, generator=g),
-        past_observed_values=torch.ones(batch, L, D),
-        past_time_feat=torch.randn(batch, L, 2, generator=g),
-        future_time_feat=torch.randn(batch, P, 2, generator=g),
-    )
-    if with_future:
-        inputs["future_target"] = 5 + torch.randn(batch, P, D, generator=g)
-        inputs["future_observed_values"] = torch.ones(batch, P, D)
-    return inputs
 
 
 # -- residual over x_{t-s} ------------------------------------------------------------------------------------------
@@ -56,7 +28,7 @@ def test_untrained_x0_model_returns_seasonal_naive(scaling, sampler, steps):
     """x₀-prediction with the zero-initialised output layer: every sampled residual is 0, so the forecast is
     the value one season earlier, x_{T+k-s}, exactly (up to float32 rounding of the normalisation)."""
     model = small_model(difference_lag=24, prediction="x0", scaling=scaling).eval()
-    inputs = model_inputs(model)
+    inputs = model_inputs(model, past_spread=2.0)
     samples = model(**inputs, num_samples=5, sampling=SamplingOptions(sampler, steps))  # (B, S, P, D)
     naive = inputs["past_target"][:, -24:][:, :P]  # P <= 24: yesterday's values
     torch.testing.assert_close(samples, naive.unsqueeze(1).expand(-1, 5, -1, -1), rtol=0, atol=1e-5)
@@ -64,7 +36,7 @@ def test_untrained_x0_model_returns_seasonal_naive(scaling, sampler, steps):
 
 def test_untrained_x0_model_repeats_a_season_shorter_than_the_horizon():
     model = small_model(difference_lag=5, prediction="x0", scaling="std").eval()
-    inputs = model_inputs(model, batch=1)
+    inputs = model_inputs(model, batch=1, past_spread=2.0)
     samples = model(**inputs, num_samples=2)[0, 0]  # (P, D)
     last_season = inputs["past_target"][0, -5:]
     expected = torch.stack([last_season[k % 5] for k in range(P)])
@@ -74,7 +46,7 @@ def test_untrained_x0_model_repeats_a_season_shorter_than_the_horizon():
 def test_untrained_epsilon_model_does_not_return_the_baseline():
     """Only x₀-prediction makes the zero network the baseline: ε̂ = 0 still samples noise."""
     model = small_model(difference_lag=24, prediction="epsilon", scaling="std").eval()
-    inputs = model_inputs(model)
+    inputs = model_inputs(model, past_spread=2.0)
     samples = model(**inputs, num_samples=5, generator=torch.Generator().manual_seed(0))
     naive = inputs["past_target"][:, -24:][:, :P]
     assert (samples - naive.unsqueeze(1)).abs().max() > 0.1
@@ -84,7 +56,7 @@ def test_difference_lag_loss_sees_seasonal_residuals(monkeypatch):
     """The loss diffuses normed x_t − normed x_{t−s}, masked where x_t or x_{t−s} is missing."""
     model = small_model(scaling="std", difference_lag=24)
     assert model.past_length == CONTEXT + 24
-    inputs = model_inputs(model, with_future=True)
+    inputs = model_inputs(model, with_future=True, past_spread=2.0)
     inputs["past_target"][1, -20, 0] = float("nan")  # context position 4 of window 1, series 0
     inputs["past_observed_values"][1, -20, 0] = 0.0
     seen = {}
@@ -113,7 +85,7 @@ def test_increments_is_difference_lag_one():
     a = small_model(scaling="diff", increments=True)
     torch.manual_seed(0)
     b = small_model(scaling="diff", difference_lag=1)
-    inputs = model_inputs(a, with_future=True)
+    inputs = model_inputs(a, with_future=True, past_spread=2.0)
     torch.manual_seed(1)
     loss_a = a.loss(**inputs)
     torch.manual_seed(1)
@@ -165,7 +137,7 @@ def test_robust_normalisation_inverts_exactly(monkeypatch):
     """A sampled normalised level c comes back as median + c · IQR/1.349 in the data's units."""
     model = small_model(scaling="robust").eval()
     monkeypatch.setattr(model.diffusion, "sample", lambda fn, shape, **kw: torch.full(shape, 0.75))
-    inputs = model_inputs(model)
+    inputs = model_inputs(model, past_spread=2.0)
     samples = model(**inputs, num_samples=2)
     context = inputs["past_target"][:, -CONTEXT:].double().numpy()
     q25, q50, q75 = np.quantile(context, [0.25, 0.5, 0.75], axis=1)  # (B, D)
@@ -190,7 +162,7 @@ def test_lightning_module_keeps_ema_of_trained_weights_and_samples_with_it():
         ema_decay=0.5, lr_schedule="constant")
     optimiser = torch.optim.Adam(module.model.parameters(), lr=0.1)
     expected = [p.detach().clone() for p in module.model.parameters()]  # the average starts at the initial weights
-    inputs = model_inputs(module.model, with_future=True)
+    inputs = model_inputs(module.model, with_future=True, past_spread=2.0)
     for step in range(1, 4):
         optimiser.zero_grad()
         module.model.loss(**inputs).backward()

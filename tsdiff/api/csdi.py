@@ -130,7 +130,7 @@ class CSDI(DiffusionForecaster):
         return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
 
     # -- panels: one global network over (1 x L) windows of every series ---------------------------------------------
-    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+    def _train_panel(self, panel, cov, checkpoint_dir=None, resume: bool = False) -> None:
         L, C = self.window_length, self.effective_context_length
         cuts = validation_cuts(self, panel)
         training = [v if c is None else v[:c] for v, c in zip(panel.values(), cuts)]
@@ -144,7 +144,7 @@ class CSDI(DiffusionForecaster):
             valid = spread_windows(tails, L, 64)[:, :, None]
         self._fit_imputer(values, valid, checkpoint_dir, resume)
 
-    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample_panel(self, panel, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         C, H = self.effective_context_length, self.prediction_length
         scaled, loc, scale = standardise(panel.values())
         window = forecast_windows(scaled, C, H)[:, :, None]  # (N, C + H, 1)

@@ -250,17 +250,18 @@ def _static_arrays(static, real, codes) -> tuple:
 
 def predict_covariates(model, ids: list, grid, horizon: int, id_col: str | None,
                        covariates=None, past_covariates=None, static_covariates=None,
-                       fitted_past: np.ndarray | None = None) -> Covariates:
+                       fitted: Covariates | None = None) -> Covariates:
     """The covariates of a forecast of the series ``ids`` whose history is ``grid`` (None: a panel),
-    checked against what the model was fitted with. ``fitted_past``: the fitted past covariates, used when
-    ``past_covariates`` is not given and the history is the fitted one."""
+    checked against what the model was fitted with. ``fitted``: the fitted dynamic covariates, used for a kind not
+    given (when the history is the fitted one and they cover what is needed)."""
     columns = getattr(model, "covariate_columns_", None) or {}
     given = {FUTURE: covariates, PAST: past_covariates}
     arrays = {}
     for name, frame in given.items():
         if name in columns and frame is None:
-            if name == PAST and fitted_past is not None:
-                arrays[name] = fitted_past
+            known = None if fitted is None else {FUTURE: fitted.future, PAST: fitted.past}[name]
+            if known is not None:
+                arrays[name] = known
                 continue
             cover = "the history and the horizon" if name == FUTURE else "the history"
             raise ValueError(f"the model was fitted with {name}: pass {name} covering {cover}")

@@ -285,7 +285,7 @@ class DiffusionForecaster(BaseEstimator):
             self._check_length(grid, "y")
         cov = predict_covariates(self, list(grid.frame().columns), grid, self.prediction_length,
                                  self.long_cols_["id_col"], covariates, past_covariates, static_covariates,
-                                 fitted_past=self.past_covariates_ if y is None else None)
+                                 fitted=Covariates(past=self.past_covariates_) if y is None else None)
         samples = self._sample(grid, cov, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, D)
         if not np.isfinite(samples).all():
             raise RuntimeError(f"{self.name} produced non-finite forecasts; the training likely diverged — "

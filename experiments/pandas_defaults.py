@@ -1,12 +1,13 @@
 """Check a candidate default recipe of the pandas ``tsdiff.TimeGrad`` against GluonTS ``DeepAREstimator`` with its
 own defaults, at the same training time, on windows cut from the end of the training part (never the test windows).
 
-``python -m experiments.pandas_defaults [--datasets ETTh1,ETTm1,weather] [--epochs 20] [--set KEY=JSON ...]
-[--seed 0] [--out FILE]``
+``python -m experiments.pandas_defaults [--datasets ETTh1,ETTm1,weather] [--epochs 20] [--layout joint|panel]
+[--set KEY=JSON ...] [--seed 0] [--out FILE]``
 
 What the pandas API does with a wide frame and no arguments is rebuilt here at the estimator level, with the
-settings of ``RECOMMENDED`` (what this study proposes the API should pass): every column is a training series of one
-global univariate model (``univariate``), context = prediction length, ``epochs × 50`` batches of 64. The forecasts
+settings of ``RECOMMENDED`` (what this study proposes the API should pass), context = prediction length,
+``epochs × 50`` batches of 64. ``--layout joint`` (``fit(wide)``): one model of the D-dimensional series;
+``--layout panel`` (``fit(wide, panel=True)``): every column is a training series of one global univariate model. The forecasts
 of the 7 validation windows of 24 steps (``experiments.common.validation_task``) are scored with the benchmark's
 metrics. DeepAR is trained twice on the same series: with its defaults (100 epochs × 50 batches of 32) and with
 Lightning's ``max_time`` set to TimeGrad's measured training seconds (``max_epochs`` unbounded): "the same training
@@ -50,21 +51,33 @@ def _score(task, per_entry: list[np.ndarray], seconds: float, name: str, extra: 
     return {"model": name, "train_seconds": round(seconds, 1), **extra, **metrics}
 
 
-def run_timegrad(task, epochs: int, settings: dict, seed: int) -> dict:
+def run_timegrad(task, epochs: int, settings: dict, seed: int, layout: str = "panel") -> dict:
+    from experiments.common import score_forecasts
     from tsdiff.models.timegrad import TimeGradEstimator
 
-    series = [{**e, "target": e["target"][None, :]} for e in _series(task)]
+    joint = layout == "joint"
+    if joint:
+        series = [{**e, "target": np.asarray(e["target"], dtype=np.float32)} for e in task.multivariate.train]
+    else:
+        series = [{**e, "target": e["target"][None, :]} for e in _series(task)]
     with tempfile.TemporaryDirectory() as workdir:
-        estimator = TimeGradEstimator(freq=task.freq, prediction_length=PREDICTION_LENGTH, target_dim=1, seed=seed,
+        estimator = TimeGradEstimator(freq=task.freq, prediction_length=PREDICTION_LENGTH,
+                                      target_dim=task.target_dim if joint else 1, seed=seed,
                                       batch_size=64, num_batches_per_epoch=BATCHES_PER_EPOCH,
                                       num_parallel_samples=NUM_SAMPLES,
                                       trainer_kwargs=_trainer(workdir, max_epochs=epochs), **settings)
         started = time.perf_counter()
         predictor = estimator.train(series, cache_data=True)
         seconds = time.perf_counter() - started
+    extra = {"batches": epochs * BATCHES_PER_EPOCH, "layout": layout, **settings}
+    if joint:
+        windows = [np.asarray(f.samples) for f in predictor.predict(task.window_inputs(), num_samples=NUM_SAMPLES,
+                                                                     seed=seed)]  # W × (S, H, D)
+        return {"model": "timegrad", "train_seconds": round(seconds, 1), **extra,
+                **score_forecasts(task, windows)}
     inputs = [{**e, "target": e["target"][None, :]} for e in task.test_inputs()]
     samples = [np.asarray(f.samples)[..., 0] for f in predictor.predict(inputs, num_samples=NUM_SAMPLES, seed=seed)]
-    return _score(task, samples, seconds, "timegrad", {"batches": epochs * BATCHES_PER_EPOCH, **settings})
+    return _score(task, samples, seconds, "timegrad", extra)
 
 
 def run_deepar(task, seed: int, max_seconds: float | None) -> dict:
@@ -91,6 +104,9 @@ def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(prog="python -m experiments.pandas_defaults", description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default="ETTh1,ETTm1,weather")
     p.add_argument("--epochs", type=int, default=20, help="TimeGrad epochs of 50 batches (the API's default: 20)")
+    p.add_argument("--layout", choices=("joint", "panel"), default="panel",
+                   help="joint: one model of the wide frame (fit(wide)); panel: columns as series (panel=True)")
+    p.add_argument("--skip-deepar", action="store_true", help="TimeGrad only (DeepAR rows of a panel run apply)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a RECOMMENDED entry")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-deepar-defaults", action="store_true")
@@ -105,9 +121,9 @@ def main(argv=None) -> list[dict]:
     rows = []
     for dataset in args.datasets.split(","):
         task = load_forecast_task(dataset, prediction_length=PREDICTION_LENGTH, split="valid")
-        timegrad = run_timegrad(task, args.epochs, settings, args.seed)
-        runs = [timegrad, run_deepar(task, args.seed, timegrad["train_seconds"])]
-        if not args.skip_deepar_defaults:
+        timegrad = run_timegrad(task, args.epochs, settings, args.seed, args.layout)
+        runs = [timegrad] if args.skip_deepar else [timegrad, run_deepar(task, args.seed, timegrad["train_seconds"])]
+        if not (args.skip_deepar or args.skip_deepar_defaults):
             runs.append(run_deepar(task, args.seed, None))
         for row in runs:
             row = {"dataset": dataset, "seed": args.seed, **row}

@@ -126,11 +126,19 @@ def forecast_study(model: str, task, config: dict, seed: int) -> Study:
     with tempfile.TemporaryDirectory(prefix=f"speed_{model}_") as workdir:
         predictor, train_seconds = _timed(FORECASTERS[model], task, config, seed, workdir)
     sample, T = predictor_sampler(predictor)
-    windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
-    first = ListDataset(task.window_inputs()[:1], freq=task.freq, one_dim_target=False)
     S = int(config.get("num_samples", 100))
+    if model == "timegrad":  # the runner's own inputs and stacking: joint windows or a global univariate model
+        from experiments.models import timegrad
+
+        inputs = timegrad.forecast_inputs(task, config)
+        sample_all = lambda sampling: timegrad.sample(predictor, task, S, seed, sampling, config)  # noqa: E731
+    else:
+        inputs = task.window_inputs()
+        windows = ListDataset(inputs, freq=task.freq, one_dim_target=False)
+        sample_all = lambda sampling: sample(windows, S, sampling, seed)  # noqa: E731
+    first = ListDataset(inputs[:1], freq=task.freq, one_dim_target=False)
     return Study(model, task.name, "forecast", T, task.num_windows, S, train_seconds,
-                 sample=lambda sampling: sample(windows, S, sampling, seed),
+                 sample=sample_all,
                  sample_one=lambda seed_: sample(first, 1, SamplingOptions("ddpm"), seed_),
                  score=lambda samples: score_forecasts(task, samples))
 

@@ -56,3 +56,83 @@ def test_physionet_run_reports_model_and_baselines():
     assert all(c["mae"] > 0 and c["eval_seconds"] > 0 for c in result["curve"])
     # evaluation time is not training time
     assert result["train_seconds"] == pytest.approx(result["curve"][-1]["train_seconds"], abs=0.5)
+
+
+@needs_physionet
+def test_physionet_valid_split_scores_validation_stays_with_the_residual_recipe():
+    from experiments.models.csdi import run
+    from tsdiff.data import load_physionet
+    from tsdiff.data.imputation import feature_means, interpolate_impute
+
+    config = {**TINY, "split": "valid", "speed_loop_samples": 0, "num_batches": 3, "prediction": "x0",
+              "baseline": "interpolation", "baseline_channel": True, "ema_decay": 0.9, "clip": 20.0, "sampler": "ddim",
+              "sampling_steps": 2, "ddim_steps": []}
+    result = run("physionet_10", config, seed=0)
+    assert result["split"] == "valid" and result["test_size"] == 2 and result["batches_run"] == 3
+    assert result["data"]["stays"] == "csdi" and result["speed"] == {} and result["sampling"]["clip"] == 20.0
+    assert result["samples_nonfinite"] == 0 and result["num_targets"] > 0 and result["train_cpu_seconds"] > 0
+    assert [h["batches"] for h in result["history"]] == [2, 3]  # max_train 16: two batches of 8 per pass
+    # the naive imputers' CRPS is their normalised absolute error (a point forecast)
+    splits = load_physionet(missing_ratio=0.1, seed=1)
+    valid, train = splits["valid"], splits["train"]
+    filled = interpolate_impute(valid.values[:2], valid.given_mask[:2],
+                                feature_means(train.values, train.observed_mask))
+    m = valid.eval_mask[:2]
+    err = np.abs(valid.values[:2] - filled)[m]
+    assert result["interpolation_mae"] == pytest.approx(err.mean(), rel=1e-6)
+    assert result["interpolation_crps"] == pytest.approx(err.sum() / np.abs(valid.values[:2][m]).sum(), rel=1e-6)
+
+
+def test_sample_health_counts_runaway_samples():
+    from experiments.models.csdi import sample_health
+
+    target = torch.zeros(2, 3)
+    eval_mask = torch.tensor([[True, True, False], [False, True, False]])
+    samples = torch.zeros(4, 2, 3)
+    samples[0, 0, 0] = float("nan")
+    samples[1, 0, 1] = 12.0
+    samples[:, 1, 1] = -7.0  # every sample misses: the median is 7 sd off
+    samples[2, 0, 2] = 1e6  # not a target: not counted
+    health = sample_health(samples, target, eval_mask)
+    assert health == {"samples_nonfinite": 1, "samples_beyond_10sd": 1, "max_abs_sample": 12.0,
+                      "targets_median_beyond_5sd": 2, "num_targets": 3}  # a NaN median misses too
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("pm25"), reason="PM2.5 not present")
+def test_pm25_valid_split_takes_windows_of_the_validation_month_every_eval_stride_hours():
+    from experiments.models.csdi import evaluation_split, load_imputation
+
+    splits = load_imputation("pm25", {})
+    valid = splits["valid"]  # every start of the validation month (stride 1)
+    assert evaluation_split(splits, "pm25", {}) is splits["test"]
+    default = evaluation_split(splits, "pm25", {"split": "valid"})
+    assert len(default) == len(range(0, len(valid), 36))  # non-overlapping windows by default
+    np.testing.assert_array_equal(default.values[1], valid.values[36])
+    np.testing.assert_array_equal(default.eval_mask[1], valid.eval_mask[36])
+    every12 = evaluation_split(splits, "pm25", {"split": "valid", "eval_stride": 12})
+    assert every12.starts[1] == valid.starts[12] and len(every12) == len(range(0, len(valid), 12))
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("m4_hourly"), reason="m4 not present")
+def test_m4_hourly_runs_as_one_by_t_grids_and_an_untrained_seasonal_residual_model_is_seasonal_naive():
+    from experiments.common import load_forecast_task, score_forecasts
+    from experiments.models.csdi import run
+
+
+    config = dict(context_length=48, residual_channels=8, residual_layers=1, heads=2, num_diffusion_steps=4,
+                  epochs=1, num_batches_per_epoch=1, batch_size=8, lr=1e-12, num_samples=2, progress=False,
+                  speed_loop_samples=0, ddim_steps=[], scaling="window", prediction="x0", baseline="seasonal",
+                  season=24, split="valid", threads=1)
+    had_seed = "PL_GLOBAL_SEED" in os.environ
+    try:
+        result = run("m4_hourly", config, seed=0)
+    finally:  # the runner's pl.seed_everything sets it; later tests check that fits leave it unset
+        if not had_seed:
+            os.environ.pop("PL_GLOBAL_SEED", None)
+    task = load_forecast_task("m4_hourly", split="valid")
+    P = task.prediction_length
+    naive = [np.tile(np.asarray(h, dtype=np.float64)[-24:], P // 24 + 1)[:P][None] for h in task.histories]
+    expected = score_forecasts(task, naive)
+    assert result["num_test_series"] == 414 and result["target_dim"] == 1 and result["samples_nonfinite"] == 0
+    assert result["crps"] == pytest.approx(expected["crps"], rel=1e-4)
+    assert result["mae"] == pytest.approx(expected["mae"], rel=1e-4)

@@ -46,11 +46,15 @@ def physio():
     return load_physionet(missing_ratio=0.1, seed=0)
 
 
+EMPTY_STAYS = (140501, 140936, 141264)  # no value in any of the 35 variables
+
+
 def test_physionet_shapes_and_splits(physio):
     assert set(physio) == {"train", "valid", "test"}
-    assert {k: len(v) for k, v in physio.items()} == {"train": 2800, "valid": 400, "test": 800}
+    assert {k: len(v) for k, v in physio.items()} == {"train": 2797, "valid": 401, "test": 799}
     ids = np.concatenate([d.ids for d in physio.values()])
-    assert len(ids) == len(np.unique(ids)) == 4000
+    assert len(ids) == len(np.unique(ids)) == 3997 and not set(EMPTY_STAYS) & set(ids)
+    assert physio["test"].info["stays"] == "csdi"
     for split, d in physio.items():
         assert d.split == split and d.shape[1:] == (48, 35)
         assert d.feature_names == PHYSIONET_FEATURES and len(set(d.feature_names)) == 35
@@ -91,6 +95,25 @@ def test_physionet_seeds(physio):
     assert not np.array_equal(other["test"].ids, physio["test"].ids)
     # the same stays get different hidden values
     assert not np.array_equal(_eval_by_record(other), _eval_by_record(physio))
+
+
+def test_physionet_all_stays_split_keeps_every_stay_and_the_same_targets(physio):
+    full = load_physionet(missing_ratio=0.1, seed=0, stays="all")
+    assert {k: len(v) for k, v in full.items()} == {"train": 2800, "valid": 400, "test": 800}
+    ids = np.concatenate([d.ids for d in full.values()])
+    assert len(np.unique(ids)) == 4000 and set(EMPTY_STAYS) <= set(ids)
+    empty = np.isin(ids, EMPTY_STAYS)
+    assert not np.concatenate([d.observed_mask for d in full.values()])[empty].any()
+    # the same stay gets the same targets and values under both splits; only the split differs
+    by_id = {i: (d.eval_mask[k], d.values[k]) for d in full.values() for k, i in enumerate(d.ids)}
+    for d in physio.values():
+        for k in range(0, len(d), 97):
+            np.testing.assert_array_equal(by_id[d.ids[k]][0], d.eval_mask[k])
+            np.testing.assert_array_equal(by_id[d.ids[k]][1], d.values[k])
+    np.testing.assert_array_equal(full["test"].mean, physio["test"].mean)
+    assert not np.array_equal(np.sort(full["test"].ids)[:50], np.sort(physio["test"].ids)[:50])
+    with pytest.raises(ValueError, match="stays"):
+        load_physionet(missing_ratio=0.1, stays="paper")
 
 
 def _eval_by_record(data):

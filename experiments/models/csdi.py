@@ -1,8 +1,11 @@
-"""CSDI benchmarks: PhysioNet 10/50/90 % and PM2.5 imputation, exchange_rate_nips forecasting.
+"""CSDI benchmarks: PhysioNet 10/50/90 % and PM2.5 imputation; forecasting on the multivariate sets and on m4_hourly
+(each series a 1 × T grid).
 
-``run(dataset, config, seed, device, out_dir)`` trains, samples and scores; it also times the batched sampler against
-the same sampler run one sample at a time (batch 1, timed on a few samples and extrapolated; the result says so) and
-against DDIM with fewer steps. Presets: ``experiments/presets/csdi/<dataset>.json``.
+``run(dataset, config, seed, device, out_dir)`` trains, samples and scores; with ``speed_loop_samples`` > 0 (default
+3) it also times the batched sampler against the same sampler run one sample at a time (batch 1, timed on a few
+samples and extrapolated; the result says so), and against DDIM with ``ddim_steps``. With ``split="valid"`` the
+imputation benchmarks score the validation stays (PhysioNet) or windows of the validation month every
+``eval_stride`` hours (PM2.5). Presets: ``experiments/presets/csdi/<dataset>.json``.
 
     PYTHONPATH=. python -m experiments.run --model csdi --dataset exchange_rate_nips --preset quick --threads 1
 """
@@ -24,16 +27,16 @@ from experiments.common import SAMPLING_KEYS, sampling_options
 from tsdiff.models.csdi.imputer import MODEL_DEFAULTS
 
 IMPUTATION = ("physionet_10", "physionet_50", "physionet_90", "pm25")
-FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate")  # multivariate tasks
+FORECAST = ("exchange_rate_nips", "ETTh1", "ETTm1", "weather", "exchange_rate", "m4_hourly")
 #: the network and schedule settings, as the model takes them
 NETWORK_KEYS = tuple(k for k in MODEL_DEFAULTS if k not in SAMPLING_KEYS)
 
 CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
-    "epochs", "batch_size", "lr", "num_samples", "threads", "progress", "split",
+    "epochs", "batch_size", "lr", "ema_decay", "num_samples", "threads", "progress", "split", "scaling",
     "speed_loop_samples", "ddim_steps",
     # imputation
     "mask_strategy", "max_train", "max_test", "max_train_seconds", "impute_batch_size", "data_seed", "fold",
-    "window", "curve",
+    "window", "curve", "num_batches", "stays", "eval_stride",
     # forecasting
     "context_length", "prediction_length", "num_batches_per_epoch", "prediction_batch_size", "save_predictor",
 )
@@ -74,8 +77,25 @@ def load_imputation(dataset: str, config: dict):
 
     if dataset.startswith("physionet_"):
         ratio = int(dataset.split("_")[1]) / 100.0
-        return load_physionet(missing_ratio=ratio, seed=config.get("data_seed", 1), fold=config.get("fold", 0))
+        return load_physionet(missing_ratio=ratio, seed=config.get("data_seed", 1), fold=config.get("fold", 0),
+                              stays=config.get("stays", "csdi"))
     return load_pm25(window=config.get("window", 36))
+
+
+def evaluation_split(splits: dict, dataset: str, config: dict):
+    """The split that is scored: ``test``, or with ``split="valid"`` the validation stays (PhysioNet) / windows of
+    the validation month every ``eval_stride`` hours (PM2.5; default the window length: non-overlapping)."""
+    import dataclasses
+
+    if config.get("split", "test") == "test":
+        return splits["test"]
+    valid = splits["valid"]
+    if dataset != "pm25":
+        return valid
+    pick = np.arange(0, len(valid), config.get("eval_stride", valid.shape[1]))
+    return dataclasses.replace(valid, values=valid.values[pick], observed_mask=valid.observed_mask[pick],
+                               eval_mask=valid.eval_mask[pick], given_mask=valid.given_mask[pick],
+                               starts=None if valid.starts is None else valid.starts[pick])
 
 
 def build_imputer(train, config: dict, device: str = "cpu"):
@@ -87,31 +107,34 @@ def build_imputer(train, config: dict, device: str = "cpu"):
     from tsdiff.models.csdi.masks import STRATEGIES
 
     with config_errors("csdi"):
-        imputer = CSDIImputer(num_features=train.values.shape[2], scaling="none", device=device, **_network(config))
+        imputer = CSDIImputer(num_features=train.values.shape[2], scaling=config.get("scaling", "none"), device=device,
+                              **_network(config))
         checks.one_of(config.get("mask_strategy", "random"), "mask_strategy", STRATEGIES)
     return imputer
 
 
 def fit_imputer(imputer, train, config: dict, seed: int, callback=None):
-    """Fit on the first ``max_train`` training windows with the preset's budget."""
+    """Fit on the first ``max_train`` training windows with the preset's budget (``epochs``, or exactly
+    ``num_batches`` batches) and weight average (``ema_decay``)."""
     n = config.get("max_train")
-    return imputer.fit(train.values[:n], train.observed_mask[:n], epochs=config["epochs"],
+    return imputer.fit(train.values[:n], train.observed_mask[:n], epochs=config.get("epochs", 200),
                        batch_size=config["batch_size"], lr=config["lr"],
                        mask_strategy=config.get("mask_strategy", "random"), seed=seed,
                        progress=bool(config.get("progress", True)), max_seconds=config.get("max_train_seconds"),
-                       callback=callback)
+                       callback=callback, num_batches=config.get("num_batches"), ema_decay=config.get("ema_decay"))
 
 
 def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     splits = load_imputation(dataset, config)
-    train, test = splits["train"], splits["test"]
+    train, test = splits["train"], evaluation_split(splits, dataset, config)
     te = slice(0, config.get("max_test"))
     imputer = build_imputer(train, config, device)
     curve = []  # with config["curve"]: the scores of a small test subset after every epoch
     callback = _curve_callback(config["curve"], test, seed, curve) if config.get("curve") else None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fit_imputer(imputer, train, config, seed, callback)
     train_seconds = time.perf_counter() - t0 - sum(c["eval_seconds"] for c in curve)
+    train_cpu_seconds = time.process_time() - c0  # this process's CPU time: comparable across machine loads
     tr = slice(0, config.get("max_train"))
 
     values, given = test.values[te], test.given_mask[te]
@@ -132,21 +155,55 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
 
     samples, sample_seconds = sample(main)
     result = {**imputation_metrics(samples * scale + shift, target * scale + shift, eval_mask),
-              "train_seconds": train_seconds, "sample_seconds": sample_seconds, "num_samples": S,
+              "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds,
+              "sample_seconds": sample_seconds, "num_samples": S,
               "sampler": main.sampler, "sampling_steps": main.sampling_steps, "sampling": main.to_dict(),
               "train_size": int(train.values[tr].shape[0]), "test_size": int(values.shape[0]),
-              **_baseline_maes(train, values, given, target, eval_mask, scale),
-              "epochs_run": len(imputer.history)}
+              **_baseline_scores(train, values, given, target, eval_mask, scale, shift),
+              **sample_health(samples, target, eval_mask),
+              "epochs_run": len(imputer.history), "batches_run": imputer.history[-1]["batches"],
+              "split": config.get("split", "test"),
+              "data": {k: v for k, v in test.info.items() if k not in ("cut_length", "hist_ok")}}  # JSON-able
     result["sample_cpu_seconds"] = cpu_seconds[0]
+    result["history"] = [{k: h.get(k) for k in ("epoch", "batches", "loss", "seconds")} for h in imputer.history]
     if curve:
         result["curve"] = curve
-    result["speed"] = _speed_imputation(sample, values, given, target, eval_mask, scale, shift, sample_seconds,
-                                        main, config, cpu_seconds)
     k = config.get("speed_loop_samples", 3)
-    loop_cpu = sum(cpu_seconds[1:1 + k]) / k
-    result["speed"].update(batched_cpu_seconds=cpu_seconds[0], looped_cpu_seconds_per_sample=loop_cpu,
-                           speedup_cpu=loop_cpu * values.shape[0] * S / cpu_seconds[0])
+    result["speed"] = {}
+    if k:
+        result["speed"] = _speed_imputation(sample, values, given, target, eval_mask, scale, shift, sample_seconds,
+                                            main, config, cpu_seconds)
+        loop_cpu = sum(cpu_seconds[1:1 + k]) / k
+        result["speed"].update(batched_cpu_seconds=cpu_seconds[0], looped_cpu_seconds_per_sample=loop_cpu,
+                               speedup_cpu=loop_cpu * values.shape[0] * S / cpu_seconds[0])
+    result["speed"].update(_ddim_variants(sample, target, eval_mask, scale, shift, config, cpu_seconds))
     return result
+
+
+def sample_health(samples: torch.Tensor, target: torch.Tensor, eval_mask: torch.Tensor) -> dict:
+    """Counts that expose exploding sampling chains, in standardised units (before any rescaling).
+
+    ``samples_nonfinite``: sampled target cells (over all samples) that are NaN/inf; ``samples_beyond_10sd``: finite
+    ones with |value| > 10; ``max_abs_sample``: the largest finite |value|; ``targets_median_beyond_5sd``: targets
+    whose sample median misses the truth by more than 5. Shapes: samples (S, ...), target and eval_mask (...).
+    """
+    m = eval_mask.bool()
+    picked = samples[:, m].double()
+    finite = torch.isfinite(picked)
+    err = (samples.median(dim=0).values.double() - target.double()).abs()[m]
+    return {"samples_nonfinite": int((~finite).sum()), "samples_beyond_10sd": int((picked[finite].abs() > 10).sum()),
+            "max_abs_sample": float(picked[finite].abs().max()) if finite.any() else float("nan"),
+            "targets_median_beyond_5sd": int((~(err <= 5)).sum()), "num_targets": int(m.sum())}
+
+
+def _ddim_variants(sample, target, eval_mask, scale, shift, config, cpu_seconds: list) -> dict:
+    """Scores and times of DDIM with each of ``ddim_steps`` steps."""
+    out = {}
+    for n in config.get("ddim_steps", []):
+        s, sec = sample(SamplingOptions("ddim", n))
+        out[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1],
+                           **imputation_metrics(s * scale + shift, target * scale + shift, eval_mask)}
+    return out
 
 
 def _curve_callback(spec: dict, test, seed: int, curve: list):
@@ -167,17 +224,19 @@ def _curve_callback(spec: dict, test, seed: int, curve: list):
     return callback
 
 
-def _baseline_maes(train, values, given, target, eval_mask, scale) -> dict:
-    """MAE on the evaluation targets of the naive imputers (training-set feature means; per-feature linear
-    interpolation over time), in the units the model is scored in."""
+def _baseline_scores(train, values, given, target, eval_mask, scale, shift) -> dict:
+    """MAE, RMSE and CRPS on the evaluation targets of the naive imputers (training-set feature means; per-feature
+    linear interpolation over time), in the units the model is scored in. Their CRPS is CSDI's CRPS of a point
+    forecast (all samples equal): Σ|error| / Σ|target|."""
     from tsdiff.data.imputation import feature_means, interpolate_impute, mean_impute
 
     means = feature_means(train.values, train.observed_mask)
-    m = np.asarray(eval_mask, dtype=bool)
-    truth = np.asarray(target, dtype=np.float64)
-    unit = np.broadcast_to(np.asarray(scale, dtype=np.float64), truth.shape)
-    return {f"{name}_mae": float((np.abs(fill(values, given, means) - truth) * unit)[m].mean())
-            for name, fill in (("mean_imputation", mean_impute), ("interpolation", interpolate_impute))}
+    out = {}
+    for name, fill in (("mean_imputation", mean_impute), ("interpolation", interpolate_impute)):
+        point = torch.as_tensor(fill(values, given, means), dtype=torch.float64)[None] * scale + shift
+        scores = imputation_metrics(point, target.double() * scale + shift, eval_mask)
+        out.update({f"{name}_{k}": v for k, v in scores.items()})
+    return out
 
 
 def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, batched_seconds, main, config,
@@ -192,16 +251,18 @@ def _speed_imputation(sample, values, given, target, eval_mask, scale, shift, ba
            "looped_seconds_extrapolated": per * N * S, "looped_samples_timed": k,
            "note": f"looped = same sampler, batch 1, timed on {k} samples and extrapolated to {N}x{S}",
            "speedup": per * N * S / batched_seconds}
-    for n in config.get("ddim_steps", []):
-        s, sec = sample(SamplingOptions("ddim", n))
-        out[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1],
-                           **imputation_metrics(s * scale + shift, target * scale + shift, eval_mask)}
     return out
 
 
 # -- forecasting --------------------------------------------------------------------------------------------------------
+def grid_entries(entries) -> list:
+    """Univariate GluonTS entries as CSDI's (1, T) targets: m4_hourly's series are each a one-feature grid."""
+    return [{**e, "target": np.asarray(e["target"], dtype=np.float32)[None]} for e in entries]
+
+
 def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
-    """A ``CSDIEstimator`` built from ``config`` and trained on the (multivariate) task: (predictor, estimator)."""
+    """A ``CSDIEstimator`` built from ``config`` and trained on the task (a univariate set: every series a 1 × T
+    grid): (predictor, estimator)."""
     import lightning.pytorch as pl
 
     from experiments.common import config_errors
@@ -214,11 +275,14 @@ def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
             freq=task.freq, prediction_length=task.prediction_length, target_dim=task.target_dim,
             context_length=config.get("context_length"), lr=config["lr"], batch_size=config["batch_size"],
             num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
-            prediction_batch_size=config.get("prediction_batch_size", 64), **_network(config),
+            prediction_batch_size=config.get("prediction_batch_size", 64), scaling=config.get("scaling", "global"),
+            ema_decay=config.get("ema_decay"),
+            **_network(config),
             trainer_kwargs=trainer_kwargs(config["epochs"], device="cuda" if device.startswith("cuda") else "cpu",
                                           progress=config.get("progress", True), workdir=workdir),
         )
-    return estimator.train(task.multivariate.train), estimator
+    train = task.multivariate.train if task.is_multivariate else grid_entries(task.dataset.train)
+    return estimator.train(train), estimator
 
 
 def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -> dict:
@@ -228,36 +292,54 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
 
     task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"),
                               split=config.get("split", "test"))
-    if not task.is_multivariate:
-        raise ValueError(f"csdi forecasts multivariate tasks; {dataset!r} is a set of ragged univariate series")
-    dim, S = task.target_dim, config["num_samples"]
+    dim, S, P = task.target_dim, config["num_samples"], task.prediction_length
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         predictor, estimator = train_forecaster(task, config, seed, device, tmp)
-        train_seconds = time.perf_counter() - t0
+        train_seconds, train_cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     net = predictor.prediction_net  # CSDIModel
     cpu_seconds = []  # process CPU time of each forecast() call
-    windows = ListDataset(task.window_inputs(), freq=task.freq, one_dim_target=False)
+    inputs = task.window_inputs() if task.is_multivariate else grid_entries(task.test_inputs())
+    windows = ListDataset(inputs, freq=task.freq, one_dim_target=False)
     test = task.histories
 
     def forecast(sampling):
-        """Samples (S, H, D) for every test window (the shared protocol), and the time they took."""
+        """Samples for every test window (the shared protocol): W arrays (S, H, D), or N arrays (S, H) for the
+        univariate set; and the time they took."""
         t, c = time.perf_counter(), time.process_time()
         fc = [f.samples for f in predictor.predict(windows, num_samples=S, seed=seed, sampling=sampling)]
+        if not task.is_multivariate:
+            fc = [f.reshape(f.shape[0], P) for f in fc]
         cpu_seconds.append(time.process_time() - c)
         return fc, time.perf_counter() - t
 
     main = predictor.sampling_options(sampling_options(config))
     forecasts, sample_seconds = forecast(main)
-    result = {**score_forecasts(task, forecasts), "train_seconds": train_seconds, "sample_seconds": sample_seconds,
+    nonfinite = sum(int((~np.isfinite(f)).sum()) for f in forecasts)
+    result = {**score_forecasts(task, forecasts), "train_seconds": train_seconds,
+              "train_cpu_seconds": train_cpu_seconds, "samples_nonfinite": nonfinite,
+              "batches_run": config["epochs"] * config["num_batches_per_epoch"], "sample_seconds": sample_seconds,
               "sample_cpu_seconds": cpu_seconds[0], "num_samples": S, "sampler": main.sampler,
               "sampling_steps": main.sampling_steps, "sampling": main.to_dict(), "num_test_series": len(test),
               "target_dim": dim, "context_length": estimator.context_length}
 
-    # batch-1 loop: the same sampler, one sample of one series at a time
     k = config.get("speed_loop_samples", 3)
+    result["speed"] = _speed_forecast(net, test, main, k, S, sample_seconds, cpu_seconds[0]) if k else {}
+    for n in config.get("ddim_steps", []):
+        fc, sec = forecast(SamplingOptions("ddim", n))
+        result["speed"][f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **score_forecasts(task, fc)}
+    if out_dir is not None and config.get("save_predictor", False):
+        path = Path(out_dir) / f"csdi_{dataset}_seed{seed}_predictor"
+        path.mkdir(parents=True, exist_ok=True)
+        predictor.serialize(path)
+    return result
+
+
+def _speed_forecast(net, test, main, k: int, S: int, sample_seconds: float, sample_cpu_seconds: float) -> dict:
+    """The batch-1 loop: the same sampler, one sample of one series at a time, timed on ``k`` samples."""
     C = net.context_length
-    past = torch.as_tensor(np.asarray(test[0], dtype=np.float32)[:, -C:].T[None])
+    first = np.asarray(test[0], dtype=np.float32).reshape(-1, np.shape(test[0])[-1])  # (D, T)
+    past = torch.as_tensor(first[:, -C:].T[None])
     obs = torch.ones_like(past)
     with torch.no_grad():
         t, c = time.perf_counter(), time.process_time()
@@ -265,22 +347,13 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
             net(past, obs, num_samples=1, sampling=main)
         per = (time.perf_counter() - t) / k
         per_cpu = (time.process_time() - c) / k
-    speed = {"batched_seconds": sample_seconds, "looped_seconds_per_sample": per,
-             "looped_seconds_extrapolated": per * len(test) * S, "looped_samples_timed": k,
-             "note": f"looped = same sampler, batch 1, timed on {k} samples and extrapolated "
-                     f"to {len(test)} series x {S} samples",
-             "speedup": per * len(test) * S / sample_seconds,
-             "batched_cpu_seconds": cpu_seconds[0], "looped_cpu_seconds_per_sample": per_cpu,
-             "speedup_cpu": per_cpu * len(test) * S / cpu_seconds[0]}
-    for n in config.get("ddim_steps", []):
-        fc, sec = forecast(SamplingOptions("ddim", n))
-        speed[f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **score_forecasts(task, fc)}
-    result["speed"] = speed
-    if out_dir is not None and config.get("save_predictor", False):
-        path = Path(out_dir) / f"csdi_{dataset}_seed{seed}_predictor"
-        path.mkdir(parents=True, exist_ok=True)
-        predictor.serialize(path)
-    return result
+    return {"batched_seconds": sample_seconds, "looped_seconds_per_sample": per,
+            "looped_seconds_extrapolated": per * len(test) * S, "looped_samples_timed": k,
+            "note": f"looped = same sampler, batch 1, timed on {k} samples and extrapolated "
+                    f"to {len(test)} series x {S} samples",
+            "speedup": per * len(test) * S / sample_seconds,
+            "batched_cpu_seconds": sample_cpu_seconds, "looped_cpu_seconds_per_sample": per_cpu,
+            "speedup_cpu": per_cpu * len(test) * S / sample_cpu_seconds}
 
 
 def run(dataset: str, config: dict, seed: int, device: str = "cpu", out_dir=None) -> dict:

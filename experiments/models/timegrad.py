@@ -66,7 +66,7 @@ def _training_entries(task: ForecastTask, config: dict) -> list[dict]:
     return [{**e, "target": np.asarray(e["target"])[None, :]} for e in task.dataset.train]
 
 
-def _inputs(task: ForecastTask, config: dict) -> list[dict]:
+def forecast_inputs(task: ForecastTask, config: dict) -> list[dict]:
     """What to forecast from: one (D, T_w) entry per window, or each univariate history (1, T) of
     ``task.test_inputs()`` (window-major)."""
     if _joint(task, config):
@@ -95,7 +95,7 @@ def sample(predictor, task: ForecastTask, num_samples: int, seed: int, sampling:
     """Forecast samples per test window (S, H, D), or per series (S, H) for the univariate set; a global univariate
     model of a multivariate task (``config["univariate"]``) returns them stacked to (W, S, H, D)."""
     config = config or {}
-    forecasts = predictor.predict(_inputs(task, config), num_samples=num_samples, seed=seed, sampling=sampling)
+    forecasts = predictor.predict(forecast_inputs(task, config), num_samples=num_samples, seed=seed, sampling=sampling)
     out = [np.asarray(f.samples) for f in forecasts]
     if _joint(task, config):
         return out

@@ -60,6 +60,10 @@ class CSDI(DiffusionForecaster):
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
             dim_feedforward, dropout: the transformer denoiser (CSDI's: 64 channels, 4 layers, 8 heads, ...).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (quad 1e-4 → 0.5, 50 steps).
+        prediction, baseline, season, baseline_channel: what the denoiser outputs (``"epsilon"``, ``"x0"``, ``"v"``)
+            and the residual over a deterministic fill (``"interpolation"``: for the horizon the last value;
+            ``"seasonal"`` with ``season``), optionally also an input channel; see
+            :class:`~tsdiff.models.csdi.CSDIModel`.
         sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike.
         device, seed, verbose, logger, log_dir, trainer_kwargs: as in :class:`tsdiff.TimeGrad`.
 
@@ -82,7 +86,9 @@ class CSDI(DiffusionForecaster):
                  dim_feedforward: int = 64, dropout: float = 0.1,
                  # the noise schedule and the default reverse process (predict and impute)
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
-                 beta_end: float = 0.5, sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
+                 beta_end: float = 0.5, prediction: str = "epsilon", baseline: str | None = None,
+                 season: int | None = None, baseline_channel: bool = False,
+                 sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
                  log_dir: str = "tsdiff_logs", trainer_kwargs: dict | None = None, **deprecated) -> None:

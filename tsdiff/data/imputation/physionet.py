@@ -13,9 +13,19 @@ Protocol, as in CSDI's reference implementation (``dataset_physio.py``):
 * z-normalisation per variable with mean and (population, ddof=0) std of *all observed values of all 4000 stays*,
   evaluation targets and test stays included. This is what CSDI does (and BRITS before it), although it leaks test
   statistics; ``stats="train"`` uses the training stays' observed, non-target values instead (a deviation).
-* Split: ``RandomState(seed).shuffle(arange(4000))``; fold ``f`` of 5 is test (``[int(0.2 f N), int(0.2 (f+1) N))``,
-  800 stays); the rest is shuffled again with a fresh ``RandomState(seed)`` and its first ``int(0.7 N)`` = 2800 stays
-  are train, the remaining 400 valid (70/10/20 % of all stays; not 95/5 of the remainder).
+* Stays (``stays="csdi"``, the default): the 3 stays with no value in any of the 35 variables (RecordIDs 140501,
+  140936, 141264) are dropped before the split, N = 3997. CSDI's released code drops them by accident under every
+  numpy version: its per-stay target draw ``np.random.choice(obs_indices, 0)`` on an empty list raises "a must be
+  non-empty" before numpy 1.15, and from 1.15 on returns an empty *float* array whose use as an index raises
+  IndexError (non-integer index arrays are errors since numpy 1.12); its ``try/except`` then skips the stay. So the
+  published numbers were made on 3997 stays (799 test stays), and this is the default. ``stays="all"`` keeps all
+  4000 (tsdiff's split before this option existed: 800 test stays; with seed 1, 453 of them are among CSDI's 799).
+  The targets of every stay are the same under both (an empty stay draws nothing from the random stream); only the
+  split differs.
+* Split: ``RandomState(seed).shuffle(arange(N))``; fold ``f`` of 5 is test (``[int(0.2 f N), int(0.2 (f+1) N))``,
+  799 stays); the rest is shuffled again with a fresh ``RandomState(seed)`` and its first ``int(0.7 N)`` = 2797
+  stays are train, the remaining 401 valid (70/10/20 % of all stays; not 95/5 of the remainder). With
+  ``stays="all"``: 2800 / 400 / 800.
 """
 from __future__ import annotations
 
@@ -53,6 +63,7 @@ PHYSIONET_FEATURES: tuple[str, ...] = (
 assert len(PHYSIONET_FEATURES) == 35 and len(set(PHYSIONET_FEATURES)) == 35
 
 PHYSIONET_HOURS = 48
+PHYSIONET_STAYS = ("csdi", "all")
 _PARSER_VERSION = 1  # bump when _parse_tar changes, so stale caches are not reused
 _ID_RE = re.compile(r"(\d{6})")  # CSDI takes the 6-digit RecordID from the file name
 
@@ -148,6 +159,7 @@ def load_physionet(
     root: str | os.PathLike | None = None,
     stats: str = "all",
     download: bool = True,
+    stays: str = "csdi",
 ) -> dict[str, ImputationData]:
     """PhysioNet 2012 imputation benchmark as in CSDI (see the module docstring for the protocol).
 
@@ -159,18 +171,25 @@ def load_physionet(
         stats: ``"all"`` (CSDI: mean/std over all observed values of all stays) or ``"train"`` (training stays'
             observed non-target values only).
         download: fetch the tarball from PhysioNet if it is missing.
+        stays: ``"csdi"`` (drop the 3 stays without any value before splitting, as CSDI's released code and so its
+            published numbers; 2797/401/799 stays) or ``"all"`` (all 4000; 2800/400/800).
 
     Returns:
-        ``{"train", "valid", "test"}`` -> :class:`ImputationData` with arrays ``(N, 48, 35)`` (N = 2800/400/800),
-        ``ids`` = RecordIDs, ``starts = None``; ``given_mask = observed & ~eval`` exactly.
+        ``{"train", "valid", "test"}`` -> :class:`ImputationData` with arrays ``(N, 48, 35)``, ``ids`` = RecordIDs,
+        ``starts = None``; ``given_mask = observed & ~eval`` exactly; ``info["stays"]`` names the split.
     """
     if not 0.0 < missing_ratio < 1.0:
         raise ValueError(f"missing_ratio must be in (0, 1), got {missing_ratio}")
     if stats not in ("all", "train"):
         raise ValueError(f"stats must be 'all' or 'train', got {stats!r}")
+    if stays not in PHYSIONET_STAYS:
+        raise ValueError(f"stays must be one of {PHYSIONET_STAYS}, got {stays!r}")
     raw, record_ids = physionet_raw(root, download=download)
     observed = ~np.isnan(raw)
-    eval_mask = _eval_masks(observed, missing_ratio, seed)
+    eval_mask = _eval_masks(observed, missing_ratio, seed)  # before dropping: an empty stay draws nothing
+    if stays == "csdi":
+        kept = observed.reshape(len(raw), -1).any(axis=1)
+        raw, record_ids, observed, eval_mask = raw[kept], record_ids[kept], observed[kept], eval_mask[kept]
     splits = physionet_split_indices(len(raw), seed, fold)
 
     stat_mask = observed if stats == "all" else np.zeros_like(observed)
@@ -194,6 +213,6 @@ def load_physionet(
             feature_names=PHYSIONET_FEATURES,
             ids=record_ids[idx],
             info={"dataset": "physionet2012", "missing_ratio": missing_ratio, "seed": seed, "fold": fold,
-                  "stats": stats},
+                  "stats": stats, "stays": stays},
         )
     return out

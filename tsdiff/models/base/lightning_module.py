@@ -105,5 +105,7 @@ class DiffusionLightningModule(pl.LightningModule):
         if total is None and self.lr_schedule in ("onecycle", "cosine"):
             total = self.trainer.estimated_stepping_batches
         max_epochs = self.trainer.max_epochs if self.trainer is not None else None
+        max_steps = self.trainer.max_steps if self.trainer is not None else None  # -1: no step budget
         return configure_optimiser(self.model.parameters(), self.lr, self.weight_decay, self.lr_schedule,
-                                   total_steps=total, max_epochs=max_epochs, lr_milestones=self.lr_milestones)
+                                   total_steps=total, max_epochs=max_epochs, lr_milestones=self.lr_milestones,
+                                   max_steps=max_steps)

@@ -34,21 +34,24 @@ def check_optimiser(lr, weight_decay, lr_schedule, lr_milestones=(0.75, 0.9), em
 
 
 def configure_optimiser(parameters, lr: float, weight_decay: float, lr_schedule: str, total_steps=None,
-                        max_epochs=None, lr_milestones=(0.75, 0.9)):
+                        max_epochs=None, lr_milestones=(0.75, 0.9), max_steps=None):
     """Adam with one of :data:`LR_SCHEDULES`, in Lightning's ``configure_optimizers`` format.
 
     ``total_steps`` (optimiser steps of the run) lays out the per-step schedules; ``max_epochs`` the per-epoch
-    ``"multistep"`` one (lr × 0.1 at each fraction of ``lr_milestones``). Without a known length a schedule
-    falls back to a constant learning rate.
+    ``"multistep"`` one (lr × 0.1 at each fraction of ``lr_milestones``), or ``max_steps`` when the run is a fixed
+    number of optimiser steps (then the milestones are fractions of those steps). Without a known length a
+    schedule falls back to a constant learning rate.
     """
     optimizer = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
     if lr_schedule == "constant":
         return optimizer
     if lr_schedule == "multistep":
-        epochs = max_epochs if max_epochs and max_epochs > 0 else 1
-        milestones = sorted({max(1, int(f * epochs)) for f in lr_milestones})
+        by_step = max_steps is not None and max_steps > 0
+        length = max_steps if by_step else (max_epochs if max_epochs and max_epochs > 0 else 1)
+        milestones = sorted({max(1, int(f * length)) for f in lr_milestones})
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        interval = "step" if by_step else "epoch"
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
     if total_steps is None or not math.isfinite(total_steps) or total_steps < 1:
         return optimizer  # unknown run length: no schedule can be laid out
     total = int(total_steps)

@@ -5,6 +5,8 @@
 - :class:`CSDIImputer`: tensor-level imputation on (N, L, K) windows (fit / impute / save / load).
 - :class:`CSDIEstimator`: forecasting as imputation, a GluonTS ``PyTorchLightningEstimator``.
 - :mod:`.masks`: training mask strategies.
+- :mod:`.baseline`: deterministic fills (interpolation, seasonal naive) that ``CSDIModel(baseline=...)`` diffuses
+  the residual over; :mod:`.scaling`: per-window standardisation (``scaling="window"``).
 """
 from .denoiser import CSDIDenoiser
 from .imputer import MODEL_DEFAULTS, CSDIImputer

@@ -105,8 +105,8 @@ class CSDIDenoiser(nn.Module):
     """ε_θ(x_t, t | conditioning) of CSDI on (features × time) grids.
 
     Input per position: two channels, the conditioning value (``cond_mask · x``) and the noisy target
-    (``(1 − cond_mask) · x_t``); side information: sinusoidal time embedding, learned feature embedding and the
-    conditioning mask.
+    (``(1 − cond_mask) · x_t``), and optionally a third, a fill of the grid (``baseline_channel``); side information:
+    sinusoidal time embedding, learned feature embedding and the conditioning mask.
 
     Args:
         num_features: number of distinct feature ids (rows of the feature embedding); grids may use a subset.
@@ -115,6 +115,8 @@ class CSDIDenoiser(nn.Module):
         num_diffusion_steps: T (for the step-embedding table).
         step_embedding_dim, time_embedding_dim, feature_embedding_dim: CSDI: 128, 128, 16.
         dim_feedforward, dropout: of the transformer layers (CSDI: 64, 0.1).
+        baseline_channel: a third input channel carrying a deterministic fill of the whole grid (e.g. the linear
+            interpolation of the conditioning values, as PriSTI, ICDE 2023), given to :meth:`condition`.
     Shapes: ``forward(x_t (B, K, L), t (B,), cond)`` → ε̂ (B, K, L), where ``cond`` is a :class:`CSDIConditioning`
     from :meth:`condition` for N series and B = S·N (sample-major).
     """
@@ -131,6 +133,7 @@ class CSDIDenoiser(nn.Module):
         feature_embedding_dim: int = 16,
         dim_feedforward: int = 64,
         dropout: float = 0.1,
+        baseline_channel: bool = False,
     ):
         super().__init__()
         self.check_arguments(num_features, residual_channels, residual_layers, heads, step_embedding_dim,
@@ -141,7 +144,8 @@ class CSDIDenoiser(nn.Module):
         self.time_embedding_dim = time_embedding_dim
         self.step_embedding = DiffusionStepEmbedding(num_diffusion_steps, step_embedding_dim)
         self.feature_embedding = nn.Embedding(num_features, feature_embedding_dim)
-        self.input_projection = _linear(2, C)
+        self.baseline_channel = bool(baseline_channel)
+        self.input_projection = _linear(3 if self.baseline_channel else 2, C)
         side_dim = time_embedding_dim + feature_embedding_dim + 1
         self.blocks = nn.ModuleList(
             CSDIResidualBlock(C, heads, step_embedding_dim, side_dim, dim_feedforward, dropout)
@@ -152,7 +156,8 @@ class CSDIDenoiser(nn.Module):
 
     @staticmethod
     def check_arguments(num_features=1, residual_channels=64, residual_layers=4, heads=8, step_embedding_dim=128,
-                        time_embedding_dim=128, feature_embedding_dim=16, dim_feedforward=64, dropout=0.1) -> None:
+                        time_embedding_dim=128, feature_embedding_dim=16, dim_feedforward=64, dropout=0.1,
+                        baseline_channel=False) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         for name, value in [("num_features", num_features), ("residual_channels", residual_channels),
                             ("residual_layers", residual_layers), ("heads", heads),
@@ -162,9 +167,12 @@ class CSDIDenoiser(nn.Module):
         if residual_channels % heads:
             raise ValueError(f"residual_channels ({residual_channels}) must be divisible by heads ({heads})")
         checks.dropout_rate(dropout, "dropout")
+        if not isinstance(baseline_channel, bool):
+            raise TypeError(f"baseline_channel must be True or False, got {baseline_channel!r}")
 
     def condition(
-        self, cond_values: torch.Tensor, cond_mask: torch.Tensor, feature_id: Optional[torch.Tensor] = None
+        self, cond_values: torch.Tensor, cond_mask: torch.Tensor, feature_id: Optional[torch.Tensor] = None,
+        baseline: Optional[torch.Tensor] = None,
     ) -> CSDIConditioning:
         """Precompute the step- and sample-independent part of the network.
 
@@ -172,7 +180,10 @@ class CSDIDenoiser(nn.Module):
             cond_values: (N, K, L), the values given to the model (zero elsewhere).
             cond_mask: (N, K, L), 1 where a value is given.
             feature_id: (N, K) long ids into the feature embedding (default ``arange(K)``).
+            baseline: (N, K, L), the third input channel; required exactly when built with ``baseline_channel``.
         """
+        if (baseline is not None) != self.baseline_channel:
+            raise ValueError("a baseline grid must be given exactly when the denoiser has a baseline channel")
         N, K, L = cond_values.shape
         if feature_id is None:
             if K > self.num_features:
@@ -183,6 +194,8 @@ class CSDIDenoiser(nn.Module):
         feat_emb = self.feature_embedding(feature_id)  # (N, K, Ef)
         w, b = self.input_projection.weight, self.input_projection.bias
         input_base = (cond_values * cond_mask)[..., None] * w[:, 0] + b
+        if baseline is not None:
+            input_base = input_base + baseline[..., None] * w[:, 2]
         side = [block.project_side(time_emb, feat_emb, cond_mask) for block in self.blocks]
         return CSDIConditioning(mask=cond_mask, input_base=input_base, side=side)
 

@@ -49,11 +49,16 @@ class CSDIEstimator(DiffusionEstimator):
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
             dim_feedforward, dropout: network (CSDI: 64, 4, 8, 128, 128, 16, 64, 0.1).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: noise schedule (CSDI: 50, quad, 1e-4, 0.5).
+        prediction, baseline, season, baseline_channel: denoiser output (``"epsilon"``, ``"x0"``, ``"v"``) and the
+            residual over a naive forecast (``"interpolation"``: the last value; ``"seasonal"``: the seasonal naive
+            with ``season``), see :class:`~tsdiff.models.csdi.CSDIModel`.
         num_sample_features: train on a random subset of this many dimensions per window when D is larger (CSDI: 64).
         scaling: ``"global"`` (standardise each dimension with the training set's mean/std, computed in ``train``
-            unless ``scaler_mean``/``scaler_std`` are given) or ``"none"``.
+            unless ``scaler_mean``/``scaler_std`` are given), ``"window"`` (each window by its own context's
+            mean/std: series of very different scales) or ``"none"``.
         lr, weight_decay, lr_schedule: Adam (CSDI: 1e-3, 1e-6; ``"multistep"``: lr × 0.1 at 75 %/90 % of
             ``max_epochs``).
+        ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         batch_size, num_batches_per_epoch: training batches.
         prediction_batch_size: series per prediction batch (all their samples are drawn in one batch).
         num_parallel_samples: default samples per series at prediction.
@@ -85,6 +90,10 @@ class CSDIEstimator(DiffusionEstimator):
         beta_schedule: str = "quad",
         beta_start: float = 1e-4,
         beta_end: float = 0.5,
+        prediction: str = "epsilon",
+        baseline: Optional[str] = None,
+        season: Optional[int] = None,
+        baseline_channel: bool = False,
         num_sample_features: int = 64,
         scaling: str = "global",
         scaler_mean: Optional[List[float]] = None,
@@ -92,6 +101,7 @@ class CSDIEstimator(DiffusionEstimator):
         lr: float = 1e-3,
         weight_decay: float = 1e-6,
         lr_schedule: str = "multistep",
+        ema_decay: Optional[float] = None,
         batch_size: int = 16,
         num_batches_per_epoch: int = 50,
         prediction_batch_size: int = 64,
@@ -121,9 +131,11 @@ class CSDIEstimator(DiffusionEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
+        self.ema_decay = ema_decay
         # every hyperparameter is checked now, without building the network, so a bad one fails here
         CSDIModel.check_arguments(**self.model_kwargs)
-        CSDILightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule)
+        CSDILightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
+                                            ema_decay=ema_decay)
 
     # -- data -------------------------------------------------------------------------------------------------------
     def create_transformation(self) -> Transformation:
@@ -161,5 +173,5 @@ class CSDIEstimator(DiffusionEstimator):
         return CSDILightningModule(
             model_kwargs={**self.model_kwargs, "scaler_mean": self.scaler_mean, "scaler_std": self.scaler_std},
             lr=self.lr, weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
-            total_steps=self.total_training_steps(),
+            total_steps=self.total_training_steps(), ema_decay=self.ema_decay,
         )

@@ -13,6 +13,7 @@ allowed where not observed); ``impute`` returns ``(num_samples, N, L, K)``.
 from __future__ import annotations
 
 import inspect
+import math
 import tempfile
 import time
 from typing import Callable, Optional, Sequence
@@ -110,13 +111,17 @@ class _EpochLog(pl.Callback):
         metrics = trainer.callback_metrics
         record = {"epoch": trainer.current_epoch + 1, "loss": float(metrics["train_loss"]),
                   "valid_loss": float(metrics["val_loss"]) if "val_loss" in metrics else None,
-                  "seconds": self._elapsed()}
+                  "seconds": self._elapsed(), "batches": trainer.global_step}
         self.imputer.history.append(record)
         if self.callback is not None:
             paused, training = time.perf_counter(), module.training
             module.eval()
-            with torch.random.fork_rng(devices=[]):  # the callback must not change the training stream
-                self.callback(self.imputer, record)
+            trained, self.imputer.model = self.imputer.model, module.sampling_model  # the callback samples as fit will
+            try:
+                with torch.random.fork_rng(devices=[]):  # the callback must not change the training stream
+                    self.callback(self.imputer, record)
+            finally:
+                self.imputer.model = trained
             module.train(training)
             self.start += time.perf_counter() - paused  # time spent in the callback is not training time
 
@@ -127,13 +132,14 @@ class CSDIImputer:
     Args:
         num_features: K; inferred at the first :meth:`fit` when None.
         scaling: ``"global"`` (standardise each feature with the mean/std of its observed training values, as CSDI
-            does; samples come back in the original units) or ``"none"``.
+            does; samples come back in the original units), ``"window"`` (each window by its given values) or
+            ``"none"``.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``, for training and sampling.
         **model_kwargs: overrides of :data:`MODEL_DEFAULTS` (CSDI's defaults: 4 residual layers of 64 channels,
             8 heads, embeddings 128/128/16, quad schedule 1e-4 → 0.5 over 50 steps).
     Attributes:
         model: the :class:`CSDIModel` (after fit/load); history: per-epoch ``{"epoch", "loss", "valid_loss",
-            "seconds"}`` (seconds: training wall time so far).
+            "seconds", "batches"}`` (seconds: training wall time so far; batches: optimiser steps so far).
     """
 
     def __init__(self, num_features: Optional[int] = None, scaling: str = "global", device: str = "cpu",
@@ -188,6 +194,8 @@ class CSDIImputer:
         trainer_kwargs: Optional[dict] = None,
         checkpoint_dir=None,
         resume: bool = False,
+        num_batches: Optional[int] = None,
+        ema_decay: Optional[float] = None,
     ) -> "CSDIImputer":
         """Train with CSDI's recipe: Adam(lr, weight decay 1e-6), lr × 0.1 at 75 % and 90 % of the epochs.
 
@@ -207,6 +215,12 @@ class CSDIImputer:
                 ``callback`` does not count).
             callback: called as ``callback(imputer, record)`` after every epoch, with the model in eval mode (e.g.
                 to score imputations along training); training resumes afterwards.
+            num_batches: train for exactly this many batches (a budget that reproduces on any machine, unlike
+                ``max_seconds``), passing over the windows as often as needed; ``epochs`` is then ignored and the
+                ``"multistep"`` lr drops at ``lr_milestones`` fractions of the batches.
+            ema_decay: keep a moving average of the weights (e.g. 0.999, :mod:`tsdiff.nn.ema`) and sample with it:
+                after ``fit``, :attr:`model` holds the averaged weights (and a further fit continues from them);
+                ``None``: the trained weights.
             trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, ...).
             checkpoint_dir: write a checkpoint there at the end of every epoch (``resume.ckpt``, and ``fit.json``
                 recording which fit it belongs to); checked before any work. Only for a fresh imputer's first fit.
@@ -220,6 +234,8 @@ class CSDIImputer:
         checks.one_of(mask_strategy, "mask_strategy", STRATEGIES)
         checks.positive_int(epochs, "epochs")
         checks.positive_int(batch_size, "batch_size")
+        checks.optional_positive_int(num_batches, "num_batches")
+        CSDILightningModule.check_arguments(lr, weight_decay, lr_schedule, tuple(lr_milestones), ema_decay)
         checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         if checkpoint_dir is not None and self.model is not None:
             raise ValueError("checkpoint_dir is for a fresh imputer's first fit; this one is already trained")
@@ -244,7 +260,8 @@ class CSDIImputer:
                 scaling=self.scaling, model_config=self.model_config, epochs=epochs, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, lr_schedule=lr_schedule, lr_milestones=list(lr_milestones),
                 mask_strategy=mask_strategy, prediction_length=prediction_length,
-                num_sample_features=num_sample_features, seed=seed,
+                num_sample_features=num_sample_features, seed=seed, num_batches=num_batches,
+                ema_decay=ema_decay,
                 **({"num_feat_dynamic_real": num_feat_dynamic_real} if num_feat_dynamic_real else {}))
             ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
 
@@ -262,9 +279,12 @@ class CSDIImputer:
                 self.model.num_sample_features = num_sample_features
             module = CSDILightningModule(model_kwargs=self._model_kwargs, lr=lr, weight_decay=weight_decay,
                                          lr_schedule=lr_schedule, lr_milestones=tuple(lr_milestones),
-                                         model=self.model)
+                                         model=self.model, ema_decay=ema_decay)
             log = _EpochLog(self, max_seconds, callback)
             extra = dict(trainer_kwargs or {})
+            if num_batches is not None:  # a step budget: as many passes as it takes, the last one cut short
+                epochs = math.ceil(num_batches / math.ceil(N / batch_size))
+                extra.setdefault("max_steps", num_batches)
             saving = [] if checkpoint_dir is None else checkpoint_callbacks(checkpoint_dir)
             extra["callbacks"] = [log, ResumeState()] + saving + list(extra.get("callbacks", []))
             device = "cpu" if self.device.type == "cpu" else "cuda"
@@ -274,7 +294,7 @@ class CSDIImputer:
                                                              **extra))
                 trainer.fit(module, train_dataloaders=_window_batches(values, observed_mask, batch_size, True),
                             val_dataloaders=valid_batches, ckpt_path=ckpt_path)
-        self.model.to(self.device).eval()
+        self.model = module.sampling_model.to(self.device).eval()  # the moving average when there is one
         return self
 
     # -- sampling --------------------------------------------------------------------------------------------------

@@ -12,13 +12,16 @@ from gluonts.core.component import validated
 from torch import nn
 
 from tsdiff import checks
-from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
+from tsdiff.diffusion import PREDICTIONS, GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
 
+from .baseline import BASELINES, baseline_fill
 from .denoiser import CSDIDenoiser
 from .masks import STRATEGIES, make_cond_mask, sample_features
+from .scaling import window_loc_scale
 
-#: ``"global"``: standardise every feature with fixed statistics of the training data (CSDI's way); ``"none"``.
-SCALINGS = ("global", "none")
+#: ``"global"``: standardise every feature with fixed statistics of the training data (CSDI's way); ``"window"``:
+#: standardise each window's features with the mean/std of its given values (:mod:`.scaling`); ``"none"``.
+SCALINGS = ("global", "window", "none")
 
 
 class CSDIModel(nn.Module):
@@ -43,6 +46,16 @@ class CSDIModel(nn.Module):
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
             dim_feedforward, dropout: the :class:`CSDIDenoiser` (CSDI: 64, 4, 8, 128, 128, 16, 64, 0.1).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (CSDI: 50, quad, 1e-4, 0.5).
+        prediction: what the denoiser outputs, one of :data:`~tsdiff.diffusion.PREDICTIONS` (CSDI: ``"epsilon"``).
+            With ``"x0"``/``"v"`` the output layer starts at exactly zero (weight and bias), so an untrained model
+            samples its fill (below) exactly.
+        baseline: ``None`` (CSDI: diffuse the standardised values) or a fill of :mod:`.baseline`
+            (``"interpolation"``; ``"seasonal"`` with ``season``), computed from the given values: the diffusion
+            then generates the residual ``y − fill`` (for forecasting, the fills are the last-value and the
+            seasonal-naive forecast).
+        season: season length of the ``"seasonal"`` fill.
+        baseline_channel: give the fill (``interpolation`` when ``baseline`` is None) to the denoiser as a third
+            input channel (PriSTI's interpolated conditioning).
         num_parallel_samples: default number of samples S.
         sampler, sampling_steps, eta: the default reverse process, :attr:`default_sampling`.
 
@@ -75,6 +88,10 @@ class CSDIModel(nn.Module):
         beta_schedule: str = "quad",
         beta_start: float = 1e-4,
         beta_end: float = 0.5,
+        prediction: str = "epsilon",
+        baseline: Optional[str] = None,
+        season: Optional[int] = None,
+        baseline_channel: bool = False,
         num_parallel_samples: int = 100,
         sampler: str = "ddpm",
         sampling_steps: Optional[int] = None,
@@ -87,7 +104,8 @@ class CSDIModel(nn.Module):
             step_embedding_dim=step_embedding_dim, time_embedding_dim=time_embedding_dim,
             feature_embedding_dim=feature_embedding_dim, dim_feedforward=dim_feedforward, dropout=dropout,
             num_diffusion_steps=num_diffusion_steps, beta_schedule=beta_schedule, beta_start=beta_start,
-            beta_end=beta_end, num_parallel_samples=num_parallel_samples, sampler=sampler,
+            beta_end=beta_end, prediction=prediction, baseline=baseline, season=season,
+            baseline_channel=baseline_channel, num_parallel_samples=num_parallel_samples, sampler=sampler,
             sampling_steps=sampling_steps, eta=eta)
         self.target_dim = target_dim
         self.context_length = context_length
@@ -96,6 +114,7 @@ class CSDIModel(nn.Module):
         self.num_sample_features = num_sample_features
         self.num_feat_dynamic_real = num_feat_dynamic_real
         self.num_parallel_samples = num_parallel_samples
+        self.scaling, self.baseline, self.season = scaling, baseline, season
         self.default_sampling = SamplingOptions(sampler, sampling_steps, eta)
         use = scaling == "global"
         mean = torch.tensor(scaler_mean, dtype=torch.float32) if use and scaler_mean else torch.zeros(target_dim)
@@ -103,19 +122,21 @@ class CSDIModel(nn.Module):
         self.register_buffer("scaler_mean", mean)
         self.register_buffer("scaler_std", std.clamp_min(1e-8))
         self.diffusion = GaussianDiffusion(
-            NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction="epsilon")
+            NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end), prediction=prediction)
         self.denoiser = CSDIDenoiser(
             target_dim, residual_channels=residual_channels, residual_layers=residual_layers, heads=heads,
             num_diffusion_steps=num_diffusion_steps, step_embedding_dim=step_embedding_dim,
             time_embedding_dim=time_embedding_dim, feature_embedding_dim=feature_embedding_dim,
-            dim_feedforward=dim_feedforward, dropout=dropout)
+            dim_feedforward=dim_feedforward, dropout=dropout, baseline_channel=baseline_channel)
+        if prediction != "epsilon":  # CSDI zeroes only the output weight; with the bias too an untrained x0/v
+            nn.init.zeros_(self.denoiser.output.bias)  # model predicts x̂₀ = 0, i.e. samples its fill exactly
 
     @staticmethod
     def check_arguments(target_dim, context_length=None, prediction_length=None, mask_strategy="forecast",
                         scaling="global", scaler_mean=None, scaler_std=None, num_sample_features=None,
-                        num_feat_dynamic_real=0, num_diffusion_steps=50, beta_schedule="quad", beta_start=1e-4, beta_end=0.5,
-                        num_parallel_samples=100, sampler="ddpm", sampling_steps=None, eta=0.0,
-                        **denoiser_kwargs) -> None:
+                        num_feat_dynamic_real=0, num_diffusion_steps=50, beta_schedule="quad", beta_start=1e-4,
+                        beta_end=0.5, prediction="epsilon", baseline=None, season=None, num_parallel_samples=100,
+                        sampler="ddpm", sampling_steps=None, eta=0.0, **denoiser_kwargs) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         checks.positive_int(target_dim, "target_dim")
         checks.optional_positive_int(context_length, "context_length")
@@ -128,6 +149,12 @@ class CSDIModel(nn.Module):
                 or not 0 <= num_feat_dynamic_real < target_dim:
             raise ValueError(f"num_feat_dynamic_real must be an integer in [0, target_dim={target_dim}), got "
                              f"{num_feat_dynamic_real!r}")
+        checks.one_of(prediction, "prediction", PREDICTIONS)
+        if baseline is not None:
+            checks.one_of(baseline, "baseline", BASELINES)
+        if baseline == "seasonal" and season is None:
+            raise ValueError("baseline='seasonal' needs a season length (season=...)")
+        checks.optional_positive_int(season, "season")
         if mask_strategy.startswith("forecast") and prediction_length is None:
             raise ValueError(f"mask_strategy={mask_strategy!r} needs prediction_length")
         for name, stats in (("scaler_mean", scaler_mean), ("scaler_std", scaler_std)):
@@ -153,10 +180,36 @@ class CSDIModel(nn.Module):
         is_covariate = (feature_id >= self.target_dim - self.num_feat_dynamic_real)[..., None]
         return torch.where(is_covariate, observed, cond_mask)
 
+    def _window_scaled(self, grid: torch.Tensor, given: torch.Tensor, keep: torch.Tensor):
+        """(grid, loc, scale): with ``scaling="window"`` the (N, K, L) grid standardised per window and feature by
+        the statistics of its ``given`` values (the model's input only, at training as at sampling), and zero
+        outside ``keep``; loc/scale (N, K, 1). Otherwise the grid unchanged, loc 0 and scale 1."""
+        if self.scaling != "window":
+            return grid, 0.0, 1.0
+        loc, scale = window_loc_scale(grid, given)
+        return torch.where(keep > 0, (grid - loc) / scale, torch.zeros_like(grid)), loc, scale
+
+    def fill(self, grid: torch.Tensor, cond_mask: torch.Tensor) -> Optional[torch.Tensor]:
+        """The deterministic fill of the given values that the model uses (residual base and/or input channel),
+        or None when it uses neither. Shapes: (N, K, L) → (N, K, L)."""
+        if self.baseline is not None:
+            return baseline_fill(self.baseline, grid * cond_mask, cond_mask, self.season)
+        if self.denoiser.baseline_channel:
+            return baseline_fill("interpolation", grid * cond_mask, cond_mask)
+        return None
+
+    def _condition(self, grid: torch.Tensor, cond_mask: torch.Tensor, feature_id=None):
+        """(conditioning, base): the denoiser's precomputed conditioning and the residual base (0 without one)."""
+        fill = self.fill(grid, cond_mask)
+        cond = self.denoiser.condition(grid * cond_mask, cond_mask, feature_id,
+                                       baseline=fill if self.denoiser.baseline_channel else None)
+        return cond, (fill if self.baseline is not None else torch.zeros_like(grid))
+
     # -- training -------------------------------------------------------------------------------------------------
     def loss(self, window_target: torch.Tensor, window_observed: torch.Tensor,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """ε-MSE over the values the mask strategy hides (observed − conditioning), a scalar.
+        """Denoising loss (ε-, x₀- or v-MSE, of the residual over the fill with ``baseline``) over the values the
+        mask strategy hides (observed − conditioning), a scalar.
 
         Args:
             window_target: (B, L, D) in the data's units (anything finite where unobserved).
@@ -171,8 +224,9 @@ class CSDIModel(nn.Module):
         cond_mask = make_cond_mask(self.mask_strategy, observed, generator, self.prediction_length) * observed
         cond_mask = self._give_covariates(cond_mask, observed, feature_id)
         values = torch.where(observed > 0, values, torch.zeros_like(values))
-        cond = self.denoiser.condition(values * cond_mask, cond_mask, feature_id)
-        return self.diffusion.training_loss(self.denoiser, values, cond, mask=observed - cond_mask,
+        values, _, _ = self._window_scaled(values, cond_mask, keep=observed)  # the hidden targets are kept
+        cond, base = self._condition(values, cond_mask, feature_id)
+        return self.diffusion.training_loss(self.denoiser, values - base, cond, mask=observed - cond_mask,
                                             generator=generator)
 
     # -- sampling -------------------------------------------------------------------------------------------------
@@ -195,12 +249,14 @@ class CSDIModel(nn.Module):
         given = cond_mask > 0
         grid_mask = cond_mask.transpose(1, 2).to(values.dtype)
         grid = torch.where(grid_mask > 0, self._standardised_grid(values), torch.zeros_like(grid_mask))
-        cond = self.denoiser.condition(grid, grid_mask)
+        grid, loc, scale = self._window_scaled(grid, grid_mask, keep=grid_mask)
+        cond, base = self._condition(grid, grid_mask)
         N, D, L = grid.shape
         x = self.diffusion.sample(
             self.denoiser, (S * N, D, L), cond, sampling=sampler, generator=generator, device=grid.device,
             dtype=grid.dtype, progress=progress,
-        ).reshape(S, N, D, L).transpose(2, 3)
+        ).reshape(S, N, D, L)
+        x = ((x + base) * scale + loc).transpose(2, 3)
         samples = x * self.scaler_std + self.scaler_mean
         return torch.where(given, values, samples)
 

@@ -9,6 +9,7 @@ import torch
 from api_helpers import FAST, hourly_frame, long_frame
 
 import tsdiff
+from tsdiff.models.timegrad import TimeGradModel
 from tsdiff.models.timegrad.covariates import hide_past_only_covariates
 
 H = 4
@@ -26,6 +27,39 @@ def test_past_only_covariates_are_carried_forward_with_an_indicator():
     torch.testing.assert_close(out[:, 3:, 1:3], feat[:, 2:3, 1:3].expand(-1, 2, -1))  # the last known value
     assert out[:, :3, 3].eq(1).all() and out[:, 3:, 3].eq(0).all()
     assert hide_past_only_covariates(feat, 3, 0) is feat
+
+
+def test_the_network_never_reads_past_only_covariates_on_the_horizon():
+    """Loss and sampling: the horizon values of a past-only covariate change nothing, those of a known one do."""
+    torch.manual_seed(0)
+    model = TimeGradModel(freq="h", context_length=3, prediction_length=2, target_dim=2, num_time_features=2,
+                          num_past_feat_dynamic_real=1, num_feat_static_real=1, cardinality=[3], lags_seq=[1],
+                          num_diffusion_steps=5, hidden_size=8, num_layers=1, residual_layers=1)
+    with torch.no_grad():  # the ε-network's output layer starts at zero: untrained, it would ignore everything
+        for weights in model.parameters():
+            weights.add_(0.1 * torch.randn_like(weights))
+    g = torch.Generator().manual_seed(1)
+    B, L = 3, model.past_length
+    inputs = dict(target_dimension_indicator=torch.arange(2).repeat(B, 1),
+                  past_target=torch.randn(B, L, 2, generator=g), past_observed_values=torch.ones(B, L, 2),
+                  past_time_feat=torch.randn(B, L, 2, generator=g), future_time_feat=torch.randn(B, 2, 2, generator=g),
+                  feat_static_real=torch.randn(B, 2, generator=g),
+                  feat_static_cat=torch.tensor([[0, 2]] * B))
+    future = dict(future_target=torch.randn(B, 2, 2, generator=g), future_observed_values=torch.ones(B, 2, 2))
+
+    def run(feat):
+        given = dict(inputs, future_time_feat=feat)
+        loss = model.loss(**given, **future, generator=torch.Generator().manual_seed(5))
+        return loss, model(**given, num_samples=2, generator=torch.Generator().manual_seed(5))
+
+    base = run(inputs["future_time_feat"])
+    hidden = inputs["future_time_feat"].clone()
+    hidden[..., 1] = 1e3  # the past-only column
+    known = inputs["future_time_feat"].clone()
+    known[..., 0] += 1.0  # the known column
+    for got, want in zip(run(hidden), base):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    assert all(not torch.equal(got, want) for got, want in zip(run(known), base))
 
 
 def _past_frame(index, seed=1):

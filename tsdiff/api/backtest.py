@@ -127,7 +127,8 @@ def _check_refit(refit) -> int:
 
 
 def cross_validation(model, y, n_windows: int = 1, step_size: int | None = None, refit=False, covariates=None,
-                     past_covariates=None, static_covariates=None, num_samples: int = 100, quantiles=BACKTEST_QUANTILES, season_length: int | None = None,
+                     past_covariates=None, static_covariates=None, num_samples: int = 100,
+                     quantiles=BACKTEST_QUANTILES, season_length: int | None = None,
                      seed: int | None = None, id_col: str = "item_id", time_col: str = "timestamp",
                      target_col: str = "target", panel: bool | None = None, **predict_kwargs) -> pd.DataFrame:
     """See :meth:`tsdiff.api.model.DiffusionForecaster.cross_validation`."""

@@ -114,7 +114,8 @@ class DiffusionForecaster(BaseEstimator):
         ``checkpoint_dir`` (a checked Path or None) and ``resume``: as in :meth:`fit`."""
         raise NotImplementedError
 
-    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
+                sampling: SamplingOptions) -> np.ndarray:
         """Samples (num_samples, prediction_length, D) following the grid's end."""
         raise NotImplementedError
 
@@ -251,7 +252,8 @@ class DiffusionForecaster(BaseEstimator):
                 quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9),
                 covariates: pd.DataFrame | pd.Series | None = None,
                 past_covariates: pd.DataFrame | pd.Series | None = None,
-                static_covariates: pd.DataFrame | None = None, sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
+                static_covariates: pd.DataFrame | None = None, sampler: str | None = None,
+                sampling_steps: int | None = None, eta: float | None = None,
                 seed: int | None = None, sampling: SamplingOptions | None = None, **deprecated) -> Forecast:
         """Forecast ``prediction_length`` steps past the end of the fitted data (or of ``y``).
 
@@ -313,9 +315,9 @@ class DiffusionForecaster(BaseEstimator):
         cutoff; an int ``k`` every ``k`` windows. This model is not changed and need not be fitted.
 
         Keyword args: ``covariates``, ``past_covariates``, ``static_covariates`` (as in :meth:`fit`; the frames may
-        reach past every cutoff, only the steps each window needs are read); ``num_samples`` (100); ``quantiles`` (0.025, 0.05, ..., 0.95, 0.975: the 19
-        levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the MASE scale; default from the frequency,
-        24 for hourly data); ``seed``; ``id_col``/``time_col``/``target_col``/``panel`` as in :meth:`fit`; and
+        reach past every cutoff, only the steps each window needs are read); ``num_samples`` (100); ``quantiles``
+        (0.025, 0.05, ..., 0.95, 0.975: the 19 levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the
+        MASE scale; default from the frequency, 24 for hourly data); ``seed``; ``id_col``/``time_col``/``target_col``/``panel`` as in :meth:`fit`; and
         ``sampler``/``sampling_steps``/``eta``/``sampling`` as in :meth:`predict`.
 
         Returns:

@@ -251,7 +251,8 @@ class TimeGrad(DiffusionForecaster):
             self.predictor_ = self._placed(estimator.train(training, validation_data=validation, ckpt_path=ckpt_path))
         session.finish()
 
-    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
+                sampling: SamplingOptions) -> np.ndarray:
         entry = self._entry(grid, cov, future=self.prediction_length)
         return self._sample_entries([entry], num_samples, seed, sampling)[0]
 

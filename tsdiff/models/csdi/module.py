@@ -100,7 +100,8 @@ class CSDIModel(nn.Module):
         super().__init__()
         self.check_arguments(
             target_dim, context_length, prediction_length, mask_strategy, scaling, scaler_mean, scaler_std,
-            num_sample_features, num_feat_dynamic_real=num_feat_dynamic_real, residual_channels=residual_channels, residual_layers=residual_layers, heads=heads,
+            num_sample_features, num_feat_dynamic_real=num_feat_dynamic_real, residual_channels=residual_channels,
+            residual_layers=residual_layers, heads=heads,
             step_embedding_dim=step_embedding_dim, time_embedding_dim=time_embedding_dim,
             feature_embedding_dim=feature_embedding_dim, dim_feedforward=dim_feedforward, dropout=dropout,
             num_diffusion_steps=num_diffusion_steps, beta_schedule=beta_schedule, beta_start=beta_start,

@@ -317,8 +317,9 @@ class DiffusionForecaster(BaseEstimator):
         Keyword args: ``covariates``, ``past_covariates``, ``static_covariates`` (as in :meth:`fit`; the frames may
         reach past every cutoff, only the steps each window needs are read); ``num_samples`` (100); ``quantiles``
         (0.025, 0.05, ..., 0.95, 0.975: the 19 levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the
-        MASE scale; default from the frequency, 24 for hourly data); ``seed``; ``id_col``/``time_col``/``target_col``/``panel`` as in :meth:`fit`; and
-        ``sampler``/``sampling_steps``/``eta``/``sampling`` as in :meth:`predict`.
+        MASE scale; default from the frequency, 24 for hourly data); ``seed``; ``id_col``/``time_col``/
+        ``target_col``/``panel`` as in :meth:`fit`; and ``sampler``/``sampling_steps``/``eta``/``sampling`` as in
+        :meth:`predict`.
 
         Returns:
             a long DataFrame, one row per (series, cutoff, timestamp): id, ``cutoff`` (the last timestamp the

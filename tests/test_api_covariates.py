@@ -222,3 +222,13 @@ def test_a_new_panel_id_needs_its_static_covariates():
         model.predict(new, num_samples=2)
     with pytest.raises(ValueError, match="fitted on a panel, which takes no past_covariates"):
         model.predict(past_covariates=_past_frame(index), num_samples=2)
+
+
+@pytest.mark.parametrize("freq", ["B", "YE"])
+def test_past_covariates_without_gluonts_calendar_features(freq):
+    """Business days (calendar features computed by tsdiff) and yearly data (none): the past-only covariates are
+    padded from the target's length, not from the calendar block's."""
+    index = pd.date_range("2001-01-01", periods=60, freq=freq)
+    y = pd.DataFrame({"a": np.arange(60) % 5 + 1.0}, index=index)
+    model = tsdiff.TimeGrad(prediction_length=3, **FAST).fit(y, past_covariates=_past_frame(index))
+    assert model.predict(num_samples=2).samples.shape == (2, 3, 1)

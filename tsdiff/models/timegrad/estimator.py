@@ -12,8 +12,8 @@ from gluonts.transform import (
     AsNumpyArray,
     Chain,
     RemoveFields,
+    MapTransformation,
     SetField,
-    SimpleTransformation,
     TargetDimIndicator,
     Transformation,
     VstackFeatures,
@@ -28,14 +28,18 @@ from .module import TimeGradModel
 TARGET_DIM_INDICATOR = "target_dimension_indicator"
 
 
-class PadPastOnlyFeatures(SimpleTransformation):
-    """Bring ``past_feat_dynamic_real`` (K_p, T) to the length of the time features (T + P when forecasting) by
-    repeating its last column; the model never reads those padded values as known (see
+class PadPastOnlyFeatures(MapTransformation):
+    """Bring ``past_feat_dynamic_real`` (K_p, T) to the length of the step features (T, or T + P when forecasting)
+    by repeating its last column; the model never reads those padded values as known (see
     :func:`~tsdiff.models.timegrad.covariates.hide_past_only_covariates`). Longer input is cut to that length."""
 
-    def transform(self, data: dict) -> dict:
+    @validated()
+    def __init__(self, prediction_length: int) -> None:
+        self.prediction_length = prediction_length
+
+    def map_transform(self, data: dict, is_train: bool) -> dict:
         past = np.asarray(data[FieldName.PAST_FEAT_DYNAMIC_REAL], dtype=np.float32)
-        steps = data[FieldName.FEAT_TIME].shape[1]
+        steps = data[FieldName.TARGET].shape[-1] + (0 if is_train else self.prediction_length)
         if past.shape[1] < steps:
             past = np.concatenate([past, np.repeat(past[:, -1:], steps - past.shape[1], axis=1)], axis=1)
         data[FieldName.PAST_FEAT_DYNAMIC_REAL] = past[:, :steps]
@@ -195,7 +199,7 @@ class TimeGradEstimator(DiffusionEstimator):
         remove = ([] if dynamic else [FieldName.FEAT_DYNAMIC_REAL]) + (
             [] if past_only else [FieldName.PAST_FEAT_DYNAMIC_REAL])
         # the past-only covariates come last among the step features: the model hides them on the horizon
-        pad = [PadPastOnlyFeatures()] if past_only else []
+        pad = [PadPastOnlyFeatures(self.prediction_length)] if past_only else []
         return Chain(
             [
                 RemoveFields(field_names=remove),

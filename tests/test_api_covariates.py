@@ -208,8 +208,8 @@ def test_bad_covariates_at_fit_name_the_problem():
         fit(y, static_covariates=pd.DataFrame({"size": [1.0, 2.0, 3.0]}, index=["a", "b", "b"]))
     with pytest.raises(TypeError, match="static_covariates must be a pandas DataFrame"):
         fit(y, static_covariates=[1.0, 2.0])
-    with pytest.raises(ValueError, match="past_covariates are not supported for panels yet"):
-        fit(long_frame(), past_covariates=_past_frame(y.index))
+    with pytest.raises(ValueError, match="past_covariates has no rows for the series id 'y'"):
+        fit(long_frame(), past_covariates=long_frame().query("item_id == 'x'").rename(columns={"target": "p"}))
     with pytest.raises(ValueError, match="CSDI does not take static_covariates"):
         tsdiff.CSDI(prediction_length=H, verbose=0).fit(y, static_covariates=static.fillna(0.0))
 
@@ -220,7 +220,7 @@ def test_a_new_panel_id_needs_its_static_covariates():
     new = pd.DataFrame({"item_id": "n", "timestamp": index[:20], "target": 0.0})
     with pytest.raises(ValueError, match=r"the id\(s\) \['n'\] are new: pass static_covariates"):
         model.predict(new, num_samples=2)
-    with pytest.raises(ValueError, match="fitted on a panel, which takes no past_covariates"):
+    with pytest.raises(ValueError, match="fitted on a panel without past_covariates"):
         model.predict(past_covariates=_past_frame(index), num_samples=2)
 
 
@@ -232,3 +232,49 @@ def test_past_covariates_without_gluonts_calendar_features(freq):
     y = pd.DataFrame({"a": np.arange(60) % 5 + 1.0}, index=index)
     model = tsdiff.TimeGrad(prediction_length=3, **FAST).fit(y, past_covariates=_past_frame(index))
     assert model.predict(num_samples=2).samples.shape == (2, 3, 1)
+
+
+def _driven_panel(lengths=(("a", 150), ("b", 130), ("c", 170)), horizon=H, seed=0):
+    """A long panel of ragged series y = 2 x + noise, x = ±1 at random; the covariate frame (long: item_id,
+    timestamp, x) runs ``horizon`` steps past each series' own end."""
+    rng = np.random.default_rng(seed)
+    ys, xs = [], []
+    for item, n in lengths:
+        index = pd.date_range("2024-01-01", periods=n + horizon, freq="h")
+        x = rng.choice([-1.0, 1.0], size=n + horizon)
+        xs.append(pd.DataFrame({"item_id": item, "timestamp": index, "x": x}))
+        ys.append(pd.DataFrame({"item_id": item, "timestamp": index[:n],
+                                "target": 2 * x[:n] + 0.1 * rng.standard_normal(n)}))
+    return pd.concat(ys, ignore_index=True), pd.concat(xs, ignore_index=True)
+
+
+def test_each_panel_series_reads_its_own_covariates(tmp_path):
+    """Long covariates (one row per id and step) reach their own series: changing series a's horizon covariate
+    changes a's forecast only; a time-indexed past-only frame is shared by all; save/load keeps both."""
+    y, cov = _driven_panel()
+    shared = pd.DataFrame({"p": np.sin(np.arange(200) / 5.0)}, index=pd.date_range("2024-01-01", periods=200,
+                                                                                    freq="h"))
+    model = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, covariates=cov, past_covariates=shared)
+    assert [c.shape for c in model.past_covariates_] == [(1, 150), (1, 130), (1, 170)]
+    base = model.predict(covariates=cov, num_samples=6, seed=0).samples  # (S, H, N)
+    moved = cov.copy()
+    moved.loc[moved["item_id"] == "a", "x"] += 5.0
+    again = model.predict(covariates=moved, num_samples=6, seed=0).samples
+    assert not np.allclose(base[:, :, 0], again[:, :, 0])
+    np.testing.assert_array_equal(base[:, :, 1:], again[:, :, 1:])
+    model.save(tmp_path / "panel.tsd")
+    loaded = tsdiff.load(tmp_path / "panel.tsd")
+    np.testing.assert_array_equal(base, loaded.predict(covariates=cov, num_samples=6, seed=0).samples)
+    with pytest.raises(ValueError, match="covariates of series 'b' do not cover 4 required timestamps"):
+        model.predict(covariates=cov.drop(index=cov.index[(cov["item_id"] == "b")][-4:]), num_samples=2)
+
+
+@pytest.mark.slow
+def test_a_panel_follows_its_known_covariates():
+    """Learning: a blind forecast of y = 2 x + noise (x = ±1) has a mean absolute error of about 2; a global model
+    reading each series' x follows it (measured: 0.61, seed 0, 8 × 25 batches)."""
+    y, cov = _driven_panel()
+    model = tsdiff.TimeGrad(prediction_length=H, epochs=8, num_batches_per_epoch=25, **LEARN).fit(y, covariates=cov)
+    mean = model.predict(covariates=cov, num_samples=50, seed=0).to_frame()["mean"].to_numpy()
+    truth = 2 * pd.concat([g.tail(H) for _, g in cov.groupby("item_id", sort=False)])["x"].to_numpy()
+    assert np.abs(mean - truth).mean() < 1.2, mean

@@ -95,8 +95,26 @@ def test_static_covariates_of_a_long_csv(tmp_path, capsys):
     code, err = run(capsys, *common[:1], tmp_path / "bad.csv", *common[2:], "--static-covariates", "region",
                     "--output", tmp_path / "fc2.csv", *QUICK)
     assert code == 2 and "'region' of" in err and "several values for id 'x'" in err, err
-    code, err = run(capsys, *common, "--covariates", "size", "--output", tmp_path / "fc3.csv", *QUICK)
-    assert code == 2 and "--covariates need a wide CSV" in err, err
+    code, err = run(capsys, *common, "--covariates", "size", "--static-covariates", "region", "--output",
+                    tmp_path / "fc3.csv", *QUICK)
+    assert code == 2 and "covariates of series 'x' do not cover 6 required timestamps" in err, err
+
+
+def test_dynamic_covariates_of_a_long_csv(tmp_path, capsys):
+    """Per id and step; each id's rows after its last target value give its horizon's known covariates."""
+    y = long_frame(n=96)
+    y["price"] = np.sin(np.arange(len(y)) / 6.0)
+    y["load"] = np.cos(np.arange(len(y)) / 4.0)
+    y.loc[y.groupby("item_id").tail(H).index, ["target", "load"]] = np.nan  # the horizon: the price only
+    y.sample(frac=1.0, random_state=0).to_csv(tmp_path / "long.csv", index=False)  # row order does not matter
+    code, err = run(capsys, "forecast", tmp_path / "long.csv", "--id-col", "item_id", "--time-col", "timestamp",
+                    "--horizon", H, "--covariates", "price", "--past-covariates", "load", "--output",
+                    tmp_path / "fc.csv", *QUICK)
+    assert code == 0, err
+    written = pd.read_csv(tmp_path / "fc.csv", parse_dates=["timestamp"])
+    first = written.groupby("item_id")["timestamp"].min()
+    last_observed = y.dropna().groupby("item_id")["timestamp"].max()
+    assert (first == last_observed + pd.Timedelta(hours=1)).all()
 
 
 def test_impute_with_covariate_columns(tmp_path, capsys):

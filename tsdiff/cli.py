@@ -289,10 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="printf format of the numbers written (forecast default %%.7g: float32's 7 significant "
                              "digits; %%.17g keeps every digit; impute keeps the data's digits unless given)")
     common.add_argument("--covariates", nargs="+", metavar="COL",
-                        help="columns of real features known in advance (a wide CSV); to forecast, the CSV's last "
-                             "--horizon rows give them with the target columns left empty")
+                        help="columns of real features known in advance; to forecast, the CSV's last --horizon rows "
+                             "(of each id, in long format) give them with the target left empty")
     common.add_argument("--past-covariates", nargs="+", metavar="COL",
-                        help="columns of real features known only up to the last target value (a wide CSV)")
+                        help="columns of real features known only up to the last target value")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
     common.add_argument("--verbose", "-v", action="store_true",
                         help="also print the loss of every epoch and Lightning's notices")

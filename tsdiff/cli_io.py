@@ -283,8 +283,9 @@ def split_covariates(frame, names: dict, path: str, roles: dict):
     ``names``: ``fit``/``predict`` argument → column names (or None); ``roles``: column → what it already is
     (``"the time column"``, ...), which no covariate may be. A wide frame (time index) keeps its value columns as the
     target; when ``--covariates`` are given, its trailing rows without any target value are the horizon's
-    covariates (they must cover ``--horizon`` steps). A long frame (``roles`` has an id column) takes static
-    covariates only, one value per id. Raises CLIError naming an unknown, repeated or unusable column.
+    covariates (they must cover ``--horizon`` steps). A long frame (``roles`` names its id and target columns) gives
+    the dynamic covariates per id and step (the rows after an id's last target value: the horizon's), the static
+    ones as one value per id. Raises CLIError naming an unknown, repeated or unusable column.
     """
     seen: dict = {}
     for arg, cols in names.items():
@@ -301,15 +302,18 @@ def split_covariates(frame, names: dict, path: str, roles: dict):
     given = {arg: cols for arg, cols in names.items() if cols}
     if not given:
         return frame, {}
-    long = any(role == "the series-id column" for role in roles.values())
+    role_of = {role: col for col, role in roles.items()}
     y = frame.drop(columns=list(seen))
-    if long:
-        dynamic = [COVARIATE_OPTIONS[a] for a in given if a != "static_covariates"]
-        if dynamic:
-            raise CLIError(f"{' and '.join(dynamic)} need a wide CSV (a column per variable): with --id-col (a "
-                           "panel) only --static-covariates are supported")
-        id_col = next(col for col, role in roles.items() if role == "the series-id column")
-        return y, {"static_covariates": _static_per_id(frame, id_col, given["static_covariates"], path)}
+    if "the series-id column" in role_of:
+        id_col, time_col = role_of["the series-id column"], role_of["the time column"]
+        out = {arg: frame[[id_col, time_col, *cols]] for arg, cols in given.items() if arg != "static_covariates"}
+        if "static_covariates" in given:
+            out["static_covariates"] = _static_per_id(frame, id_col, given["static_covariates"], path)
+        if "covariates" in given:  # each id's rows after its last target value give the horizon's covariates
+            y = y.sort_values([id_col, time_col], kind="stable")
+            observed = y[role_of["the target column"]].notna().astype(int)[::-1]
+            y = y[observed.groupby(y[id_col][::-1]).cummax()[::-1].astype(bool)]
+        return y, out
     if "static_covariates" in given:
         raise CLIError("--static-covariates need a long CSV (--id-col): one value per series id, repeated on its rows")
     if y.shape[1] == 0:

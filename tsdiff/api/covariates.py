@@ -33,8 +33,8 @@ class Covariates:
     """The covariates of one fit or forecast as arrays.
 
     Attributes:
-        future: float32 (K, T) at fit, (K, T + H) at predict, or None.
-        past: float32 (K_p, T) or None.
+        future: float32 (K, T) at fit, (K, T + H) at predict, or None (a panel: one per series, a list).
+        past: float32 (K_p, T) or None (a panel: a list).
         static_real: float32 (N, R) standardised reals per variable/series, or None.
         static_codes: int64 (N, C) category codes per variable/series (0: a level unseen in training), or None.
     """
@@ -43,6 +43,22 @@ class Covariates:
     past: np.ndarray | None = None
     static_real: np.ndarray | None = None
     static_codes: np.ndarray | None = None
+
+    def series(self, j: int) -> "Covariates":
+        """Series ``j`` of a panel's covariates (the dynamic ones are lists of (K, T_i) arrays there)."""
+        def pick(values):
+            return None if values is None else values[j] if isinstance(values, list) else values
+        rows = slice(j, j + 1)
+        return Covariates(pick(self.future), pick(self.past),
+                          None if self.static_real is None else self.static_real[rows],
+                          None if self.static_codes is None else self.static_codes[rows])
+
+    def count(self, name: str) -> int:
+        """Features of the dynamic kind ``name`` (0 without)."""
+        values = self.future if name == FUTURE else self.past
+        if values is None:
+            return 0
+        return (values[0] if isinstance(values, list) else values).shape[0]
 
     def static_of(self, rows) -> dict:
         """GluonTS ``feat_static_real``/``feat_static_cat`` of the variables/series ``rows`` (flattened, row-major)."""
@@ -213,31 +229,49 @@ def _check_labels(column: pd.Series, name, what: str) -> None:
 
 
 # -- what fit and predict do with them --------------------------------------------------------------------------------
-def _refuse_unsupported(model, given: dict) -> None:
+def _refuse_unsupported(model, given: dict, panel: bool) -> None:
+    takes = model.panel_covariates if panel else model.supported_covariates
     for name, value in given.items():
-        if value is not None and name not in model.supported_covariates:
-            takes = f"it takes {', '.join(model.supported_covariates)}" if model.supported_covariates else \
-                "it takes no covariates"
-            raise ValueError(f"{model.name} does not take {name}; {takes}")
+        if value is None or name in takes:
+            continue
+        if panel and name in model.supported_covariates:
+            raise ValueError(f"{model.name} takes no {name} for a panel; fit a wide frame (panel=False) to use them")
+        what = f"it takes {', '.join(takes)}" if takes else "it takes no covariates"
+        raise ValueError(f"{model.name} does not take {name}; {what}")
 
 
-def fit_covariates(model, ids: list, index: pd.Index | None, id_col: str | None, covariates=None,
-                   past_covariates=None, static_covariates=None) -> Covariates:
-    """Check the covariates given to ``fit`` and lay them out on the fitted data (``index``: its time steps; None
-    for a panel, which takes static covariates only); sets ``model.covariate_columns_`` and
-    ``model.static_covariates_``."""
-    _refuse_unsupported(model, {FUTURE: covariates, PAST: past_covariates, STATIC: static_covariates})
-    dynamic = {FUTURE: covariates, PAST: past_covariates}
-    if index is None and any(v is not None for v in dynamic.values()):
-        given = [name for name, value in dynamic.items() if value is not None]
-        raise ValueError(f"{' and '.join(given)} are not supported for panels yet (static_covariates are); fit "
-                         "without them, or pass a wide frame (one multivariate series) with panel=False")
+def _dynamic(frame, grids, horizon: int, long_cols: dict, name: str, ids) -> tuple[list, object]:
+    """(columns, values) of a dynamic covariate frame on ``grids`` (a Grid: one series, float32 (K, T + horizon);
+    a list: a panel, one such array per series). A panel's frame is long (the id and time columns, one row per
+    series and step) or indexed by time (the same covariates for every series)."""
+    if not isinstance(grids, list):
+        return dynamic_columns(frame, name), covariates_on(frame, grids.index(horizon), name)
+    id_col, time_col = long_cols["id_col"], long_cols["time_col"]
+    if not (isinstance(frame, pd.DataFrame) and {id_col, time_col} <= set(frame.columns)):
+        return dynamic_columns(frame, name), [covariates_on(frame, g.index(horizon), name) for g in grids]
+    columns = [c for c in frame.columns if c not in (id_col, time_col)]
+    groups = dict(list(frame.groupby(id_col, sort=False)))
+    values = []
+    for item, grid in zip(ids, grids):
+        if item not in groups:
+            raise ValueError(f"{name} has no rows for the series id {item!r} (its {id_col!r} column)")
+        rows = groups[item].set_index(time_col)[columns]
+        values.append(covariates_on(rows, grid.index(horizon), f"{name} of series {item!r}"))
+    return columns, values
+
+
+def fit_covariates(model, ids: list, grids, long_cols: dict, covariates=None, past_covariates=None,
+                   static_covariates=None) -> Covariates:
+    """Check the covariates given to ``fit`` and lay them out on the fitted data (``grids``: its Grid, or a panel's
+    list of Grids); sets ``model.covariate_columns_`` and ``model.static_covariates_``."""
+    given = {FUTURE: covariates, PAST: past_covariates, STATIC: static_covariates}
+    _refuse_unsupported(model, given, isinstance(grids, list))
     columns, arrays = {}, {}
-    for name, frame in dynamic.items():
-        if frame is not None:
-            columns[name] = dynamic_columns(frame, name)
-            arrays[name] = covariates_on(frame, index, name)
-    static = None if static_covariates is None else StaticCovariates.fit(static_covariates, ids, id_col)
+    for name in (FUTURE, PAST):
+        if given[name] is not None:
+            columns[name], arrays[name] = _dynamic(given[name], grids, 0, long_cols, name, ids)
+    static = None if static_covariates is None else StaticCovariates.fit(static_covariates, ids,
+                                                                         long_cols["id_col"])
     model.covariate_columns_, model.static_covariates_ = columns, static
     if static is None:
         return Covariates(arrays.get(FUTURE), arrays.get(PAST))
@@ -248,13 +282,13 @@ def _static_arrays(static, real, codes) -> tuple:
     return (real if static.real_columns else None), (codes if static.category_columns else None)
 
 
-def predict_covariates(model, ids: list, grid, horizon: int, id_col: str | None,
-                       covariates=None, past_covariates=None, static_covariates=None,
-                       fitted: Covariates | None = None) -> Covariates:
-    """The covariates of a forecast of the series ``ids`` whose history is ``grid`` (None: a panel),
+def predict_covariates(model, ids: list, grids, horizon: int, long_cols: dict, covariates=None,
+                       past_covariates=None, static_covariates=None, fitted: Covariates | None = None) -> Covariates:
+    """The covariates of a forecast of the series ``ids`` whose history is ``grids`` (a Grid, or a panel's list),
     checked against what the model was fitted with. ``fitted``: the fitted dynamic covariates, used for a kind not
     given (when the history is the fitted one and they cover what is needed)."""
     columns = getattr(model, "covariate_columns_", None) or {}
+    panel = isinstance(grids, list)
     given = {FUTURE: covariates, PAST: past_covariates}
     arrays = {}
     for name, frame in given.items():
@@ -266,31 +300,34 @@ def predict_covariates(model, ids: list, grid, horizon: int, id_col: str | None,
             cover = "the history and the horizon" if name == FUTURE else "the history"
             raise ValueError(f"the model was fitted with {name}: pass {name} covering {cover}")
         if name not in columns and frame is not None:
-            what = "on a panel, which takes no" if grid is None else "without"
+            what = "on a panel without" if panel else "without"
             raise ValueError(f"the model was fitted {what} {name}; it cannot use them at predict time")
         if frame is not None:
+            steps = 0 if name == PAST else horizon
+            names, arrays[name] = _dynamic(frame, grids, steps, long_cols, name, ids)
             if columns[name] is not None:  # None: a file of an older tsdiff, which did not record the names
-                check_same_columns(columns[name], dynamic_columns(frame, name), name)
-            steps = grid.index() if name == PAST else grid.index(horizon)
-            arrays[name] = covariates_on(frame, steps, name)
+                check_same_columns(columns[name], names, name)
     static = getattr(model, "static_covariates_", None)
     if static is None:
         if static_covariates is not None:
             raise ValueError(f"the model was fitted without {STATIC}; it cannot use them at predict time")
         return Covariates(arrays.get(FUTURE), arrays.get(PAST))
-    real, codes = static.rows_for(ids, static_covariates, id_col)
+    real, codes = static.rows_for(ids, static_covariates, long_cols["id_col"])
     return Covariates(arrays.get(FUTURE), arrays.get(PAST), *_static_arrays(static, real, codes))
-
 
 
 # -- persistence ------------------------------------------------------------------------------------------------------
 def covariates_state(model) -> tuple[dict, dict]:
     """(manifest entry, arrays for history.npz) of a fitted model's covariates: the fitted dynamic ones
-    (``covariates`` (K, T), ``past_covariates`` (K_p, T)), their column names and the static ones."""
+    (``covariates`` (K, T), ``past_covariates`` (K_p, T); a panel's series one after another along time, with
+    ``<name>_lengths``), their column names and the static ones."""
     columns = getattr(model, "covariate_columns_", None) or {}
     data = {"columns": {name: [encode_label(c) for c in cols] for name, cols in columns.items() if cols is not None}}
     arrays = {}
     for name, values in ((FUTURE, model.covariates_), (PAST, getattr(model, "past_covariates_", None))):
+        if isinstance(values, list):
+            arrays[f"{name}_lengths"] = np.array([v.shape[1] for v in values], dtype=np.int64)
+            values = np.concatenate(values, axis=1)
         if values is not None:
             arrays[name] = values
     static = getattr(model, "static_covariates_", None)
@@ -303,8 +340,11 @@ def covariates_state(model) -> tuple[dict, dict]:
 def restore_covariates(model, data: dict | None, arrays) -> None:
     """Inverse of :func:`covariates_state` (``data`` None: a file of an older tsdiff)."""
     data = data or {}
-    model.covariates_ = arrays[FUTURE] if FUTURE in arrays.files else None
-    model.past_covariates_ = arrays[PAST] if PAST in arrays.files else None
+    for name, attribute in ((FUTURE, "covariates_"), (PAST, "past_covariates_")):
+        values = arrays[name] if name in arrays.files else None
+        if f"{name}_lengths" in arrays.files:
+            values = np.split(values, np.cumsum(arrays[f"{name}_lengths"])[:-1], axis=1)
+        setattr(model, attribute, values)
     columns = {name: [decode_label(c) for c in cols] for name, cols in data.get("columns", {}).items()}
     if model.covariates_ is not None and FUTURE not in columns:
         columns[FUTURE] = None  # an older file did not record the names

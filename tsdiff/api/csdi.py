@@ -253,5 +253,6 @@ class CSDI(DiffusionForecaster):
     def _imputation_covariates(self, y, grid: Grid, covariates, past_covariates) -> Covariates:
         """The covariates on ``grid``'s own steps (no horizon): the fitted ones when ``y`` is None."""
         fitted = Covariates(self.covariates_, self.past_covariates_) if y is None else None
-        return predict_covariates(self, list(grid.frame().columns), grid, 0, None, covariates, past_covariates,
+        return predict_covariates(self, list(grid.frame().columns), grid, 0, self.long_cols_, covariates,
+                                  past_covariates,
                                   fitted=fitted)

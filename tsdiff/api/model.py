@@ -58,6 +58,8 @@ class DiffusionForecaster(BaseEstimator):
     #: Which of ``covariates``, ``past_covariates`` and ``static_covariates`` (:mod:`tsdiff.api.covariates`) the
     #: model takes.
     supported_covariates: tuple = ()
+    #: Those it takes for a panel (a long frame).
+    panel_covariates: tuple = ()
     DEPRECATED = ("num_steps", "progress")
     #: The arguments every model has; the rest of a model's signature are its network's (``_model_params``).
     COMMON = ("prediction_length", "freq", "context_length", "epochs", "batch_size", "num_batches_per_epoch", "lr",
@@ -227,7 +229,7 @@ class DiffusionForecaster(BaseEstimator):
         self.panel_ = None
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
-        cov = fit_covariates(self, list(grid.frame().columns), grid.index(), id_col, **given)
+        cov = fit_covariates(self, list(grid.frame().columns), grid, long_cols, **given)
         self.long_cols_ = long_cols
         self._train(grid, cov, checkpoint_dir=checkpoint_dir, resume=resume)
         self.grid_, self.covariates_, self.past_covariates_ = grid, cov.future, cov.past
@@ -286,7 +288,7 @@ class DiffusionForecaster(BaseEstimator):
             self._check_time_axis(grid)
             self._check_length(grid, "y")
         cov = predict_covariates(self, list(grid.frame().columns), grid, self.prediction_length,
-                                 self.long_cols_["id_col"], covariates, past_covariates, static_covariates,
+                                 self.long_cols_, covariates, past_covariates, static_covariates,
                                  fitted=Covariates(past=self.past_covariates_) if y is None else None)
         samples = self._sample(grid, cov, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, D)
         if not np.isfinite(samples).all():

@@ -19,7 +19,7 @@ import pandas as pd
 from tsdiff.data import PandasLayout, from_pandas
 from tsdiff.data.pandas import input_kind
 
-from .covariates import fit_covariates, predict_covariates
+from .covariates import Covariates, fit_covariates, predict_covariates
 from .grid import Grid
 from .persistence import decode_layout, encode_layout
 from .training import validation_cut, warn_if_spread_implausible
@@ -120,12 +120,12 @@ def fit_panel(model, y, given: dict, long_cols: dict, checkpoint_dir=None, resum
     """``model.fit`` for a panel: one global univariate network over every series. ``given``: the covariate
     arguments of ``fit`` (a panel takes ``static_covariates``, one row per series id)."""
     panel = read_panel(y, model.freq, long_cols)
-    cov = fit_covariates(model, list(panel.ids), None, long_cols["id_col"], **given)
+    cov = fit_covariates(model, list(panel.ids), list(panel.series), long_cols, **given)
     check_trainable(panel, model.effective_context_length + model.prediction_length)
     model.long_cols_ = long_cols
     model._train_panel(panel, cov=cov, checkpoint_dir=checkpoint_dir, resume=resume)
     model.panel_, model.grid_, model.history_ = panel, None, None
-    model.covariates_ = model.past_covariates_ = None
+    model.covariates_, model.past_covariates_ = cov.future, cov.past  # lists: one (K, T_i) array per series
     return model
 
 
@@ -134,8 +134,9 @@ def predict_panel(model, y, num_samples: int, levels, given: dict, seed: int, sa
     from .panel_forecast import PanelForecast
 
     panel = model.panel_ if y is None else read_panel(y, model.freq, model.long_cols_)
-    cov = predict_covariates(model, list(panel.ids), None, model.prediction_length, model.long_cols_["id_col"],
-                             **given)
+    fitted = Covariates(past=model.past_covariates_) if y is None else None
+    cov = predict_covariates(model, list(panel.ids), list(panel.series), model.prediction_length, model.long_cols_,
+                             fitted=fitted, **given)
     if y is not None:
         model._check_time_axis(panel.series[0], model.panel_.series[0])
     samples = model._sample_panel(panel, cov=cov, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, N)

@@ -110,7 +110,7 @@ class TimeGrad(DiffusionForecaster):
     """
 
     name = "TimeGrad"
-    supported_covariates = (FUTURE, PAST, STATIC)
+    supported_covariates = panel_covariates = (FUTURE, PAST, STATIC)
 
     def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
                  # training budget
@@ -175,22 +175,22 @@ class TimeGrad(DiffusionForecaster):
     def _backend(self, target_dim: int, cov: Covariates, freq: str) -> dict:
         """What the network's shape depends on besides the settings (saved as the model file's ``backend``; the
         covariate counts only when there are some, so files and checkpoints without them are as before)."""
-        backend = dict(freq=freq, target_dim=target_dim, num_covariates=0 if cov.future is None else len(cov.future))
+        backend = dict(freq=freq, target_dim=target_dim, num_covariates=cov.count(FUTURE))
         if cov.past is not None:
-            backend["num_past_covariates"] = len(cov.past)
+            backend["num_past_covariates"] = cov.count(PAST)
         if cov.static_real is not None:
             backend["num_static_real"] = cov.static_real.shape[1]
         if cov.static_codes is not None:
             backend["cardinality"] = self.static_covariates_.cardinality
         return backend
 
-    def _entry(self, grid: Grid, cov: Covariates, future: int = 0, end: int | None = None, rows=None) -> dict:
-        """The GluonTS entry of the grid's first ``end`` steps; ``future``: steps of covariates past the data;
-        ``rows``: which rows of the static covariates are the grid's variables (default: all)."""
+    def _entry(self, grid: Grid, cov: Covariates | None, future: int = 0, end: int | None = None) -> dict:
+        """The GluonTS entry of the grid's first ``end`` steps; ``future``: steps of covariates past the data."""
+        cov = Covariates() if cov is None else cov
         entry = self._dynamic_entry(grid, cov.future, future, end)
         if cov.past is not None:  # (K_p, T): the estimator pads the horizon, which the model does not read
             entry["past_feat_dynamic_real"] = cov.past[:, :end]
-        entry.update(cov.static_of(slice(None) if rows is None else rows))
+        entry.update(cov.static_of(slice(None)))
         return entry
 
     def _dynamic_entry(self, grid: Grid, covariates: np.ndarray | None, future: int = 0, end: int | None = None):
@@ -272,20 +272,21 @@ class TimeGrad(DiffusionForecaster):
         # (target_dim 1; static covariates are features, not parameters), so it forecasts series it never saw
         backend = self._backend(1, cov, panel.layout.freq)
         cuts = validation_cuts(self, panel)
-        training = [self._entry(grid, cov, end=cut, rows=[j]) for j, (grid, cut) in enumerate(zip(panel.series, cuts))]
+        training = [self._entry(grid, cov.series(j), end=cut) for j, (grid, cut) in enumerate(zip(panel.series, cuts))]
         validation, sampler = None, None
         if self.validation_fraction is not None:  # the tail of each series long enough to hold one
-            validation = [self._entry(grid, cov, rows=[j]) for j, (grid, cut) in enumerate(zip(panel.series, cuts))
+            validation = [self._entry(grid, cov.series(j)) for j, (grid, cut) in enumerate(zip(panel.series, cuts))
                           if cut is not None]
             sampler = TailSampler(fraction=self.validation_fraction, min_future=self.prediction_length)
         values = np.concatenate([grid.values[0] for grid in panel.series])
         self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
-                          identity=([values, panel.lengths, cov.static_real, cov.static_codes],
+                          identity=([values, panel.lengths, cov.static_real, cov.static_codes,
+                                     *(np.concatenate(c, axis=1) for c in (cov.future, cov.past) if c is not None)],
                                     str([str(s) for s in panel.layout.starts])))
 
     def _sample_panel(self, panel, cov: Covariates, num_samples: int, seed: int,
                       sampling: SamplingOptions) -> np.ndarray:
-        entries = [self._entry(grid, cov, future=self.prediction_length, rows=[j])
+        entries = [self._entry(grid, cov.series(j), future=self.prediction_length)
                    for j, grid in enumerate(panel.series)]
         return np.stack([s[:, :, 0] for s in self._sample_entries(entries, num_samples, seed, sampling)], axis=-1)
 

@@ -4,7 +4,8 @@ Three kinds, one argument each in ``fit``/``predict`` (and one CLI option each):
 
 - ``covariates``: real features known for the history *and* the horizon (calendar effects, planned prices;
   Nixtla's ``futr_exog``, AutoGluon's ``known_covariates``): a DataFrame indexed by time; at ``predict`` it must
-  also cover the ``prediction_length`` steps after the history.
+  also cover the ``prediction_length`` steps after the history. For a panel: a long frame (the fit's id and time
+  columns and the covariate columns, each series on its own steps) or a frame indexed by time, shared by all.
 - ``past_covariates``: real features known only up to the last timestamp of the history (measured weather,
   other sensors; Nixtla's ``hist_exog``, AutoGluon's ``past_covariates``): indexed by time, covering the history.
   TimeGrad reads them on the context and, on the horizon, their last known value with an indicator (see

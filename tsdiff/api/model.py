@@ -202,11 +202,13 @@ class DiffusionForecaster(BaseEstimator):
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
         Returns ``self``; ``y`` and the covariates are not modified.
 
-        Covariates (see :mod:`tsdiff.api.covariates`; TimeGrad takes all three, CSDI ``covariates``):
+        Covariates (see :mod:`tsdiff.api.covariates`; TimeGrad takes all three, also for panels, CSDI the first
+        two for one series):
         ``covariates``: real features indexed by time and known in advance, covering the fitted range (and the
         horizon at ``predict``); ``past_covariates``: real features indexed by time, known only up to the last
         timestamp of the history; ``static_covariates``: one row per variable (wide frame) or series id (panel),
-        numeric columns read as reals, the others (str, bool, ``category``) as categories.
+        numeric columns read as reals, the others (str, bool, ``category``) as categories. A panel's dynamic
+        covariates are a long frame (id, time and covariate columns) or a time-indexed frame shared by all series.
 
         ``panel``: a long frame is a panel (default): one global univariate model over series of any lengths and
         ends, each forecast from its own last timestamp (see :mod:`tsdiff.api.panel`). A Series or wide frame is

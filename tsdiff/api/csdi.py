@@ -64,6 +64,7 @@ class CSDI(DiffusionForecaster):
             and the residual over a deterministic fill (``"interpolation"``: for the horizon the last value;
             ``"seasonal"`` with ``season``), optionally also an input channel; see
             :class:`~tsdiff.models.csdi.CSDIModel`.
+        ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike.
         device, seed, verbose, logger, log_dir, trainer_kwargs: as in :class:`tsdiff.TimeGrad`.
 
@@ -87,7 +88,7 @@ class CSDI(DiffusionForecaster):
                  # the noise schedule and the default reverse process (predict and impute)
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
                  beta_end: float = 0.5, prediction: str = "epsilon", baseline: str | None = None,
-                 season: int | None = None, baseline_channel: bool = False,
+                 season: int | None = None, baseline_channel: bool = False, ema_decay: float | None = None,
                  sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
@@ -98,7 +99,10 @@ class CSDI(DiffusionForecaster):
     def _check_model(self) -> None:
         from tsdiff.models.csdi import CSDIImputer
 
+        from tsdiff.models.base.recipe import check_optimiser
+
         CSDIImputer(**self._imputer_kwargs())  # checks every argument; builds no network
+        check_optimiser(self.lr, 0.0, "constant", ema_decay=self.ema_decay)
 
     @property
     def effective_context_length(self) -> int:
@@ -112,7 +116,9 @@ class CSDI(DiffusionForecaster):
 
     def _imputer_kwargs(self) -> dict:
         device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
-        return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **self._model_params())
+        params = self._model_params()
+        params.pop("ema_decay")  # a training setting: it goes to fit
+        return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **params)
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
     def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
@@ -144,7 +150,8 @@ class CSDI(DiffusionForecaster):
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
                     num_feat_dynamic_real=num_given,
                     valid=None if valid is None else (valid, np.isfinite(valid)), progress=self.verbose >= 2,
-                    trainer_kwargs=session.trainer_kwargs(), checkpoint_dir=checkpoint_dir, resume=resume)
+                    trainer_kwargs=session.trainer_kwargs(), checkpoint_dir=checkpoint_dir, resume=resume,
+                    ema_decay=self.ema_decay)
         self.predictor_ = imputer
         session.finish()
 

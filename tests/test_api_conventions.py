@@ -24,7 +24,8 @@ from api_helpers import CSDI_FAST, FAST, hourly_frame
 ROOT = Path(__file__).resolve().parents[1]
 H = 4
 # TimeGradEstimator arguments the pandas TimeGrad sets itself (from the data, predict's arguments or validation)
-SET_BY_THE_API = {"freq", "prediction_length", "target_dim", "num_feat_dynamic_real", "prediction_batch_size",
+SET_BY_THE_API = {"freq", "prediction_length", "target_dim", "num_feat_dynamic_real", "num_past_feat_dynamic_real",
+                  "num_feat_static_real", "cardinality", "prediction_batch_size",
                   "num_parallel_samples", "train_sampler", "validation_sampler", "num_batches_per_epoch", "seed",
                   "trainer_kwargs"}
 

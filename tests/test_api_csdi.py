@@ -76,8 +76,9 @@ def test_save_load_and_errors(model, tmp_path):
                                   model.predict(num_samples=6, seed=2).samples)
     with pytest.raises(NotFittedError):
         tsdiff.CSDI(prediction_length=H).impute(hourly_frame())
-    with pytest.raises(ValueError, match="covariates"):
-        tsdiff.CSDI(prediction_length=H, **CSDI_FAST).fit(hourly_frame(), covariates=hourly_frame())
+    with pytest.raises(ValueError, match="CSDI does not take static_covariates; it takes covariates, past_cov"):
+        tsdiff.CSDI(prediction_length=H, **CSDI_FAST).fit(
+            hourly_frame(), static_covariates=pd.DataFrame({"s": [1.0, 2.0]}, index=["a", "b"]))
     with pytest.raises(TypeError, match="unexpected keyword argument 'hidden_size'"):
         tsdiff.CSDI(prediction_length=H, hidden_size=3)
     with pytest.raises(ValueError, match="variables"):

@@ -132,9 +132,9 @@ def test_panel_refusals_name_the_problem(fitted):
     with pytest.raises(TypeError, match="panel must be True, False or None"):
         tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, panel="yes", **NIXTLA)
     cov = pd.DataFrame({"x": 1.0}, index=pd.date_range("2023-12-01", periods=2000, freq="h"))
-    with pytest.raises(ValueError, match="covariates are not supported for panels"):
-        tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, covariates=cov, **NIXTLA)
-    with pytest.raises(ValueError, match="fitted on a panel, which takes no covariates"):
+    with pytest.raises(ValueError, match="CSDI takes no covariates for a panel"):
+        tsdiff.CSDI(prediction_length=H, verbose=0).fit(y, covariates=cov, **NIXTLA)
+    with pytest.raises(ValueError, match="fitted on a panel without covariates"):
         model.predict(covariates=cov)
     tiny = y.groupby("unique_id").head(5)
     with pytest.raises(ValueError, match="every series is shorter than context_length \\+ prediction_length"):

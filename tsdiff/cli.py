@@ -2,6 +2,7 @@
 
     tsdiff forecast data.csv --horizon 24 --output forecast.csv [--plot forecast.png] [--save model.tsd]
     tsdiff forecast new.csv --load model.tsd --output forecast.csv      # the saved model on new.csv's data
+    tsdiff forecast data.csv --horizon 24 --covariates temp_forecast --past-covariates load -o forecast.csv
     tsdiff impute data.csv --output imputed.csv [--plot imputed.png]
     tsdiff datasets
     tsdiff --version
@@ -18,7 +19,7 @@ import warnings
 
 from tsdiff import __version__
 from tsdiff.api.defaults import EPOCHS, NUM_BATCHES_PER_EPOCH
-from tsdiff.cli_io import CLIError, check_float_format, check_outputs, long_rows, read_csv
+from tsdiff.cli_io import CLIError, check_float_format, check_outputs, long_rows, read_csv, split_covariates
 from tsdiff.diffusion.options import SAMPLERS
 
 # meaningless with --load: the saved model is used as is
@@ -97,9 +98,25 @@ def _fitted_long_columns(model) -> dict:
     return dict(model.long_cols_)
 
 
+def _covariate_names(args, model) -> dict:
+    """The covariate columns named on the command line; with none named, those a loaded model was fitted with."""
+    names = {arg: getattr(args, arg, None) for arg in ("covariates", "past_covariates", "static_covariates")}
+    if model is not None and not any(names.values()):
+        fitted = dict(getattr(model, "covariate_columns_", None) or {})
+        static = getattr(model, "static_covariates_", None)
+        names.update(fitted, static_covariates=None if static is None else static.columns)
+    return names
+
+
+def _split(args, y, roles: dict, model=None):
+    """(y, covariate arguments of fit/predict) of the CSV's frame."""
+    return split_covariates(y, _covariate_names(args, model), args.data, roles)
+
+
 def _read_forecast_input(args, model):
-    """The CSV as the model will see it: long format when --id-col is given or the loaded model was fitted long
-    (then its column names apply unless others are given, and are mapped back to the model's)."""
+    """The CSV as the model will see it, and its covariates: long format when --id-col is given or the loaded
+    model was fitted long (then its column names apply unless others are given, and are mapped back to the
+    model's)."""
     fitted = _fitted_long_columns(model)
     id_col = args.id_col or fitted.get("id_col")
     time_col = args.time_col or fitted.get("time_col")
@@ -108,12 +125,17 @@ def _read_forecast_input(args, model):
         raise CLIError("--target-col applies to long format: name the series-id column with --id-col too")
     y, time_col = read_csv(args.data, time_col, (id_col, target_col) if id_col else None, _note(args))
     if not id_col:
-        return y, {}
+        y, covariates = _split(args, y, {time_col: "the time column"}, model)
+        return y, {}, covariates
     names = dict(id_col=id_col, time_col=time_col, target_col=target_col)
+    y, covariates = _split(args, y, {id_col: "the series-id column", time_col: "the time column",
+                                     target_col: "the target column"}, model)
     if fitted:  # the model reads long data by the names it was fitted with
         y = y.rename(columns={names[k]: fitted[k] for k in names})
+        if "static_covariates" in covariates:
+            covariates["static_covariates"] = covariates["static_covariates"].rename_axis(fitted["id_col"])
         names = fitted
-    return y, names
+    return y, names, covariates
 
 
 def cmd_forecast(args) -> None:
@@ -123,15 +145,16 @@ def cmd_forecast(args) -> None:
     check_outputs({"--output": args.output, "--plot": args.plot, "--save": args.save}, args.data)
     if args.load:
         model = _load(args)
-        y, _ = _read_forecast_input(args, model)
+        y, _, covariates = _read_forecast_input(args, model)
         forecast = model.predict(y=y, num_samples=args.samples, quantiles=quantiles, seed=args.seed,
-                                 **_sampling(args))
+                                 **covariates, **_sampling(args))
     else:
         if args.horizon is None:
             raise CLIError("--horizon is required (unless --load gives a saved model)")
-        y, long_cols = _read_forecast_input(args, None)
-        model = _model(args.model, args.horizon, args).fit(y, **long_cols)
-        forecast = model.predict(num_samples=args.samples, quantiles=quantiles, seed=args.seed)
+        y, long_cols, covariates = _read_forecast_input(args, None)
+        model = _model(args.model, args.horizon, args).fit(y, **covariates, **long_cols)
+        known = {k: v for k, v in covariates.items() if k == "covariates"}  # the others: the fitted ones
+        forecast = model.predict(num_samples=args.samples, quantiles=quantiles, seed=args.seed, **known)
     frame = forecast.to_frame(quantiles=quantiles)
     long = forecast.layout.kind == "long" or args.layout == "long"
     if long and forecast.layout.kind != "long":
@@ -153,9 +176,10 @@ def cmd_impute(args) -> None:
     float_format = None if args.float_format is None else check_float_format(args.float_format)
     variables = _variables(args)
     check_outputs({"--output": args.output, "--plot": args.plot}, args.data)
-    y, _ = read_csv(args.data, args.time_col, None, _note(args))
-    model = tsdiff.CSDI(prediction_length=1, **_training(args)).fit(y)
-    imputation = model.impute(y, num_samples=args.samples, seed=args.seed)
+    y, time_col = read_csv(args.data, args.time_col, None, _note(args))
+    y, covariates = _split(args, y, {time_col: "the time column"})
+    model = tsdiff.CSDI(prediction_length=1, **_training(args)).fit(y, **covariates)
+    imputation = model.impute(y, num_samples=args.samples, seed=args.seed, **covariates)
     imputation.median.to_csv(args.output, float_format=float_format)
     if args.plot:
         names = list(y.columns)
@@ -264,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--float-format",
                         help="printf format of the numbers written (forecast default %%.7g: float32's 7 significant "
                              "digits; %%.17g keeps every digit; impute keeps the data's digits unless given)")
+    common.add_argument("--covariates", nargs="+", metavar="COL",
+                        help="columns of real features known in advance; to forecast, the CSV's last --horizon rows "
+                             "(of each id, in long format) give them with the target left empty")
+    common.add_argument("--past-covariates", nargs="+", metavar="COL",
+                        help="columns of real features known only up to the last target value")
     common.add_argument("--quiet", "-q", action="store_true", help="no progress bars or messages")
     common.add_argument("--verbose", "-v", action="store_true",
                         help="also print the loss of every epoch and Lightning's notices")
@@ -281,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "output")
     f.add_argument("--id-col", help="long format: the series-id column (with --target-col)")
     f.add_argument("--target-col", help="long format: the value column (default target)")
+    f.add_argument("--static-covariates", nargs="+", metavar="COL",
+                   help="long CSV: columns with one value per series id (numbers: reals; text: categories); "
+                        "TimeGrad only. With --load, the covariate columns default to the model's")
     f.add_argument("--save", help="save the fitted model to this .tsd file")
     f.add_argument("--load", help="forecast the CSV's data with a saved .tsd model instead of training one")
     f.set_defaults(func=cmd_forecast)

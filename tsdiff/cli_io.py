@@ -269,3 +269,70 @@ def long_rows(frame):
         part.insert(0, "variable", variable)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------------ covariate columns
+
+COVARIATE_OPTIONS = {"covariates": "--covariates", "past_covariates": "--past-covariates",
+                     "static_covariates": "--static-covariates"}
+
+
+def split_covariates(frame, names: dict, path: str, roles: dict):
+    """Take the covariate columns named by the options out of the CSV's frame: ``(y, covariate arguments)``.
+
+    ``names``: ``fit``/``predict`` argument → column names (or None); ``roles``: column → what it already is
+    (``"the time column"``, ...), which no covariate may be. A wide frame (time index) keeps its value columns as the
+    target; when ``--covariates`` are given, its trailing rows without any target value are the horizon's
+    covariates (they must cover ``--horizon`` steps). A long frame (``roles`` names its id and target columns) gives
+    the dynamic covariates per id and step (the rows after an id's last target value: the horizon's), the static
+    ones as one value per id. Raises CLIError naming an unknown, repeated or unusable column.
+    """
+    seen: dict = {}
+    for arg, cols in names.items():
+        for col in cols or []:
+            flag = COVARIATE_OPTIONS[arg]
+            if col in roles:
+                raise CLIError(f"{flag} column {col!r} is {roles[col]}, not a covariate")
+            if col not in frame.columns:
+                raise CLIError(f"{flag} column {col!r} not in {path}; columns are {list(frame.columns)}")
+            if col in seen:
+                raise CLIError(f"column {col!r} is named twice ({seen[col]} and {flag}); a column is one kind of "
+                               "covariate")
+            seen[col] = flag
+    given = {arg: cols for arg, cols in names.items() if cols}
+    if not given:
+        return frame, {}
+    role_of = {role: col for col, role in roles.items()}
+    y = frame.drop(columns=list(seen))
+    if "the series-id column" in role_of:
+        id_col, time_col = role_of["the series-id column"], role_of["the time column"]
+        out = {arg: frame[[id_col, time_col, *cols]] for arg, cols in given.items() if arg != "static_covariates"}
+        if "static_covariates" in given:
+            out["static_covariates"] = _static_per_id(frame, id_col, given["static_covariates"], path)
+        if "covariates" in given:  # each id's rows after its last target value give the horizon's covariates
+            y = y.sort_values([id_col, time_col], kind="stable")
+            observed = y[role_of["the target column"]].notna().astype(int)[::-1]
+            y = y[observed.groupby(y[id_col][::-1]).cummax()[::-1].astype(bool)]
+        return y, out
+    if "static_covariates" in given:
+        raise CLIError("--static-covariates need a long CSV (--id-col): one value per series id, repeated on its rows")
+    if y.shape[1] == 0:
+        raise CLIError(f"no target column left in {path}: every value column is named as a covariate")
+    out = {arg: frame[cols] for arg, cols in given.items()}
+    if "covariates" in given:  # the rows after the last target value give the horizon's covariates only
+        has_target = y.notna().any(axis=1).to_numpy()
+        if has_target.any():
+            y = y.iloc[:int(has_target.nonzero()[0][-1]) + 1]
+    return y, out
+
+
+def _static_per_id(frame, id_col: str, cols: list, path: str):
+    """One row per id (indexed by id) of the static columns; CLIError if a column changes within an id."""
+    grouped = frame.groupby(id_col, sort=False)[cols]
+    changing = grouped.nunique(dropna=False) > 1
+    for col in cols:
+        if changing[col].any():
+            item = changing.index[changing[col].to_numpy()][0]
+            raise CLIError(f"--static-covariates column {col!r} of {path} takes several values for id {item!r}; a "
+                           "static covariate has one value per series")
+    return grouped.first()

@@ -127,7 +127,8 @@ def _check_refit(refit) -> int:
 
 
 def cross_validation(model, y, n_windows: int = 1, step_size: int | None = None, refit=False, covariates=None,
-                     num_samples: int = 100, quantiles=BACKTEST_QUANTILES, season_length: int | None = None,
+                     past_covariates=None, static_covariates=None, num_samples: int = 100,
+                     quantiles=BACKTEST_QUANTILES, season_length: int | None = None,
                      seed: int | None = None, id_col: str = "item_id", time_col: str = "timestamp",
                      target_col: str = "target", panel: bool | None = None, **predict_kwargs) -> pd.DataFrame:
     """See :meth:`tsdiff.api.model.DiffusionForecaster.cross_validation`."""
@@ -157,9 +158,12 @@ def cross_validation(model, y, n_windows: int = 1, step_size: int | None = None,
         cutoffs = {item: index[len(index) - back - 1] for item, index in units}
         history = data.cut(cutoffs)
         if fitted is None or (every and k % every == 0):
-            fitted = clone(model).fit(history, covariates=covariates, panel=is_panel, **long_cols)
+            # the covariate frames may run past the cutoff: fit and predict read only the steps they need
+            fitted = clone(model).fit(history, covariates=covariates, past_covariates=past_covariates,
+                                      static_covariates=static_covariates, panel=is_panel, **long_cols)
         forecast = fitted.predict(history, num_samples=num_samples, quantiles=quantiles, covariates=covariates,
-                                  seed=seed, **predict_kwargs)
+                                  past_covariates=past_covariates, static_covariates=static_covariates, seed=seed,
+                                  **predict_kwargs)
         parts.append(_window_frame(forecast, data, k, season_length))
     frame = pd.concat(parts, ignore_index=True)
     order = np.lexsort((frame.pop("_step").to_numpy(), frame.pop("_window").to_numpy(), frame.pop("_item")))

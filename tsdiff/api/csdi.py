@@ -9,6 +9,7 @@ import pandas as pd
 from tsdiff import checks
 from tsdiff.diffusion import SamplingOptions
 
+from .covariates import FUTURE, PAST, Covariates, predict_covariates
 from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .imputation import Imputation
@@ -24,12 +25,25 @@ def _windows(values: np.ndarray, length: int, starts) -> np.ndarray:
     return np.stack([values[:, s:s + length].T for s in starts])
 
 
+def _with_covariates(values: np.ndarray, cov: Covariates) -> np.ndarray:
+    """The (D, T) grid with the covariates as more features below it: (D + K_p + K, T), the past-only ones
+    (modelled with the targets) before the future-known ones (always given: the model's last features)."""
+    T = values.shape[1]
+    rows = [values] + [c[:, :T] for c in (cov.past, cov.future) if c is not None]
+    return np.concatenate(rows).astype(np.float32)
+
+
 class CSDI(DiffusionForecaster):
     """CSDI (Tashiro et al., NeurIPS 2021) on pandas data: a transformer denoiser over a (time × variable) grid
     that fills whatever is hidden — the future (``predict``) or gaps (``impute``).
 
     One network serves both: training hides, per window, either the last ``prediction_length`` steps or a random
     fraction of the observed values (mask strategy ``"forecast_random"``).
+
+    Covariates (:mod:`tsdiff.api.covariates`) are more rows of the (variable × time) grid, side information the
+    transformer attends to across features: ``covariates`` (known in advance) are given on every step of a window,
+    the horizon included, and are never hidden nor denoised; ``past_covariates`` are modelled jointly with the
+    targets (hidden with them on the horizon, given on the context). Panels take neither.
 
     >>> model = tsdiff.CSDI(prediction_length=24, epochs=20).fit(df)         # doctest: +SKIP
     >>> model.predict().to_frame()                                           # doctest: +SKIP
@@ -59,6 +73,7 @@ class CSDI(DiffusionForecaster):
     """
 
     name = "CSDI"
+    supported_covariates = (FUTURE, PAST)
     DEPRECATED = ("num_steps", "progress", "diffusion_steps", "channels", "layers")
 
     def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
@@ -106,8 +121,9 @@ class CSDI(DiffusionForecaster):
         return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **params)
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
-    def _train(self, grid: Grid, cov, checkpoint_dir=None, resume: bool = False) -> None:
+    def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
         L, C = self.window_length, self.effective_context_length
+        values = _with_covariates(grid.values, cov)
         cut = validation_cut(self, grid.length)
         T = grid.length if cut is None else cut
         count = min(T - L + 1, self.batch_size * self.num_batches_per_epoch)
@@ -116,12 +132,15 @@ class CSDI(DiffusionForecaster):
         if cut is not None:  # windows whose horizon lies in the tail (their context may reach back before it)
             first, last = max(cut - C, 0), grid.length - L
             tail_starts = np.unique(np.linspace(first, last, min(64, last - first + 1)).round().astype(int))
-            valid = _windows(grid.values, L, tail_starts)
-        self._fit_imputer(_windows(grid.values, L, starts), valid, checkpoint_dir, resume)
+            valid = _windows(values, L, tail_starts)
+        self._fit_imputer(_windows(values, L, starts), valid, checkpoint_dir, resume,
+                          num_given=0 if cov.future is None else len(cov.future))
 
-    def _fit_imputer(self, values: np.ndarray, valid: np.ndarray | None, checkpoint_dir, resume: bool) -> None:
+    def _fit_imputer(self, values: np.ndarray, valid: np.ndarray | None, checkpoint_dir, resume: bool,
+                     num_given: int = 0) -> None:
         """Train a CSDIImputer on windows (N, L, K), hiding the last ``prediction_length`` steps or random cells;
-        ``valid``: validation windows (M, L, K) or None."""
+        ``valid``: validation windows (M, L, K) or None; ``num_given``: the last features are covariates, never
+        hidden."""
         from tsdiff.models.csdi import CSDIImputer
 
         imputer = CSDIImputer(num_features=values.shape[2], **self._imputer_kwargs())
@@ -129,21 +148,27 @@ class CSDI(DiffusionForecaster):
         session = FitSession(self, self.epochs * batches, validating=valid is not None)
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                     mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
+                    num_feat_dynamic_real=num_given,
                     valid=None if valid is None else (valid, np.isfinite(valid)), progress=self.verbose >= 2,
                     trainer_kwargs=session.trainer_kwargs(), checkpoint_dir=checkpoint_dir, resume=resume,
                     ema_decay=self.ema_decay)
         self.predictor_ = imputer
         session.finish()
 
-    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
-        C, H, D = self.effective_context_length, self.prediction_length, grid.values.shape[0]
-        window = np.concatenate([grid.values[:, -C:], np.full((D, H), np.nan, np.float32)], axis=1).T[None]
+    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
+                sampling: SamplingOptions) -> np.ndarray:
+        C, H, D, T = self.effective_context_length, self.prediction_length, grid.values.shape[0], grid.length
+        history = _with_covariates(grid.values, cov)[:, -C:]
+        window = np.concatenate([history, np.full((len(history), H), np.nan, np.float32)], axis=1)
+        if cov.future is not None:  # the known covariates of the horizon are given
+            window[-len(cov.future):, C:] = cov.future[:, T:T + H]
+        window = window.T[None]
         samples = self.predictor_.impute(window, np.isfinite(window), num_samples=num_samples, sampling=sampling,
                                          seed=seed, progress=self.verbose >= 1)
-        return samples[:, 0, C:, :].numpy().astype(np.float64)  # (S, H, D)
+        return samples[:, 0, C:, :D].numpy().astype(np.float64)  # (S, H, D)
 
     # -- panels: one global network over (1 x L) windows of every series ---------------------------------------------
-    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+    def _train_panel(self, panel, cov, checkpoint_dir=None, resume: bool = False) -> None:
         L, C = self.window_length, self.effective_context_length
         cuts = validation_cuts(self, panel)
         training = [v if c is None else v[:c] for v, c in zip(panel.values(), cuts)]
@@ -157,7 +182,7 @@ class CSDI(DiffusionForecaster):
             valid = spread_windows(tails, L, 64)[:, :, None]
         self._fit_imputer(values, valid, checkpoint_dir, resume)
 
-    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample_panel(self, panel, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         C, H = self.effective_context_length, self.prediction_length
         scaled, loc, scale = standardise(panel.values())
         window = forecast_windows(scaled, C, H)[:, :, None]  # (N, C + H, 1)
@@ -177,7 +202,9 @@ class CSDI(DiffusionForecaster):
 
     # -- imputation -------------------------------------------------------------------------------------------------
     def impute(self, y: pd.Series | pd.DataFrame | None = None, num_samples: int = 100,
-               quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9), sampler: str | None = None,
+               quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9),
+               covariates: pd.DataFrame | pd.Series | None = None,
+               past_covariates: pd.DataFrame | pd.Series | None = None, sampler: str | None = None,
                sampling_steps: int | None = None, eta: float | None = None, seed: int | None = None,
                sampling: SamplingOptions | None = None, **deprecated) -> Imputation:
         """Fill the missing values of ``y`` (default: the fitted data) with samples.
@@ -185,6 +212,8 @@ class CSDI(DiffusionForecaster):
         The series is cut into consecutive windows of ``window_length`` steps (the last one aligned with the end);
         each is imputed given its observed values. Missing timestamps are added to the grid as gaps. The model's
         sampler defaults apply, as in ``predict``; ``sampler``/``sampling_steps``/``eta``/``sampling`` override them.
+        ``covariates``/``past_covariates``: for a model fitted with them, covering ``y``'s time steps (default: the
+        fitted ones when ``y`` is None); gaps in ``past_covariates`` are imputed with the targets.
 
         Returns:
             :class:`Imputation` whose ``median``/``quantile(q)`` have the (regularised) input's index and columns.
@@ -203,6 +232,7 @@ class CSDI(DiffusionForecaster):
             raise ValueError(f"y has variables {list(grid.frame().columns)}; the model was fitted on {fitted_vars}")
         if y is not None:
             self._check_time_axis(grid)
+        cov = self._imputation_covariates(y, grid, covariates, past_covariates)
         L, T = self.window_length, grid.length
         if T < L:
             raise ValueError(f"y has {T} time steps; imputation works on windows of {L} "
@@ -210,13 +240,15 @@ class CSDI(DiffusionForecaster):
         starts = list(range(0, T - L + 1, L))
         if starts[-1] != T - L:
             starts.append(T - L)
-        windows = _windows(grid.values, L, starts)
+        values = _with_covariates(grid.values, cov)
+        windows = _windows(values, L, starts)
         # the imputer chunks windows and samples to the memory budget, with a bar over windows × steps on stderr
         drawn = self.predictor_.impute(windows, np.isfinite(windows), num_samples=num_samples, sampling=sampling,
                                        seed=seed, progress=self.verbose >= 1).numpy()  # (S, N, L, D)
-        samples = np.empty((num_samples, T, grid.values.shape[0]), dtype=np.float64)
+        D = grid.values.shape[0]
+        samples = np.empty((num_samples, T, D), dtype=np.float64)
         for k, s in enumerate(starts):
-            samples[:, s:s + L] = drawn[:, k]
+            samples[:, s:s + L] = drawn[:, k, :, :D]
         # observed cells carry the user's exact values (the model works in float32)
         frame = self.history_ if y is None else self._wide_frame(y, grid)
         observed = np.isfinite(frame.to_numpy(dtype=np.float64))
@@ -224,3 +256,10 @@ class CSDI(DiffusionForecaster):
         if grid.layout.kind == "series":
             return Imputation(samples[:, :, 0], observed[:, 0], frame.iloc[:, 0])
         return Imputation(samples, observed, frame)
+
+    def _imputation_covariates(self, y, grid: Grid, covariates, past_covariates) -> Covariates:
+        """The covariates on ``grid``'s own steps (no horizon): the fitted ones when ``y`` is None."""
+        fitted = Covariates(self.covariates_, self.past_covariates_) if y is None else None
+        return predict_covariates(self, list(grid.frame().columns), grid, 0, self.long_cols_, covariates,
+                                  past_covariates,
+                                  fitted=fitted)

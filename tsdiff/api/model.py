@@ -24,8 +24,9 @@ from tsdiff.data import from_pandas
 from tsdiff.diffusion import SamplingOptions
 
 from .console import check_console
+from .covariates import Covariates, covariates_state, fit_covariates, predict_covariates, restore_covariates
 from .forecast import Forecast
-from .grid import Grid, covariates_on, grid_from_entries
+from .grid import Grid, grid_from_entries
 from .panel import fit_panel, panel_from_state, panel_state, predict_panel, use_panel
 from .params import param_names, renamed_argument, upgrade_saved_params  # noqa: F401  (renamed_argument: re-export)
 from .persistence import (check_model_path, decode_label, decode_layout, decode_params, encode_label, encode_layout,
@@ -54,7 +55,11 @@ class DiffusionForecaster(BaseEstimator):
     """
 
     name = "model"
-    supports_covariates = False
+    #: Which of ``covariates``, ``past_covariates`` and ``static_covariates`` (:mod:`tsdiff.api.covariates`) the
+    #: model takes.
+    supported_covariates: tuple = ()
+    #: Those it takes for a panel (a long frame).
+    panel_covariates: tuple = ()
     DEPRECATED = ("num_steps", "progress")
     #: The arguments every model has; the rest of a model's signature are its network's (``_model_params``).
     COMMON = ("prediction_length", "freq", "context_length", "epochs", "batch_size", "num_batches_per_epoch", "lr",
@@ -106,12 +111,13 @@ class DiffusionForecaster(BaseEstimator):
         """Raise TypeError/ValueError naming a bad model argument; builds no network."""
         raise NotImplementedError
 
-    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
-        """Fit on the (D, T) grid (and covariates (K, T)); set ``self.predictor_`` to something non-None.
+    def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
+        """Fit on the (D, T) grid and its covariates; set ``self.predictor_`` to something non-None.
         ``checkpoint_dir`` (a checked Path or None) and ``resume``: as in :meth:`fit`."""
         raise NotImplementedError
 
-    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
+                sampling: SamplingOptions) -> np.ndarray:
         """Samples (num_samples, prediction_length, D) following the grid's end."""
         raise NotImplementedError
 
@@ -122,11 +128,13 @@ class DiffusionForecaster(BaseEstimator):
     def _load_state(self, directory: Path, state: dict) -> None:
         raise NotImplementedError
 
-    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
-        """Fit one global univariate network on every series of a :class:`~tsdiff.api.panel.Panel`."""
+    def _train_panel(self, panel, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
+        """Fit one global univariate network on every series of a :class:`~tsdiff.api.panel.Panel` (``cov``: their
+        static covariates, one row per series)."""
         raise NotImplementedError
 
-    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample_panel(self, panel, cov: Covariates, num_samples: int, seed: int,
+                      sampling: SamplingOptions) -> np.ndarray:
         """Samples (num_samples, prediction_length, N) following each series' own end."""
         raise NotImplementedError
 
@@ -172,13 +180,6 @@ class DiffusionForecaster(BaseEstimator):
             raise ValueError(f"y has timestamps in time zone {new_tz}, but the model was fitted on {fitted_tz} "
                              "timestamps; convert y (tz_convert / tz_localize) to the fitted time zone")
 
-    def _covariates(self, covariates, grid: Grid, extra: int, what: str) -> np.ndarray | None:
-        if covariates is None:
-            return None
-        if not self.supports_covariates:
-            raise ValueError(f"{self.name} does not take covariates")
-        return covariates_on(covariates, grid.index(extra), what)
-
     def _wide_frame(self, y, grid: Grid) -> pd.DataFrame:
         """The user's data as a wide float64 frame (T, D) on the grid's index, with the grid's variable names."""
         if grid.layout.kind == "long":
@@ -193,13 +194,21 @@ class DiffusionForecaster(BaseEstimator):
 
     # -- fit / predict ----------------------------------------------------------------------------------------------
     def fit(self, y: pd.Series | pd.DataFrame, covariates: pd.DataFrame | pd.Series | None = None,
+            past_covariates: pd.DataFrame | pd.Series | None = None, static_covariates: pd.DataFrame | None = None,
             id_col: str = "item_id", time_col: str = "timestamp", target_col: str = "target",
             panel: bool | None = None, checkpoint_dir: str | os.PathLike | None = None,
             resume: bool = False) -> DiffusionForecaster:
         """Train on ``y``: a Series, a wide DataFrame (a column per variable) or a long DataFrame
         (``id_col``/``time_col``/``target_col``). NaNs are unobserved values; timestamp gaps become NaN.
-        ``covariates``: a DataFrame of real-valued features indexed by time, covering the fitted range (they must
-        also cover the forecast horizon at ``predict``). Returns ``self``; ``y`` is not modified.
+        Returns ``self``; ``y`` and the covariates are not modified.
+
+        Covariates (see :mod:`tsdiff.api.covariates`; TimeGrad takes all three, also for panels, CSDI the first
+        two for one series):
+        ``covariates``: real features indexed by time and known in advance, covering the fitted range (and the
+        horizon at ``predict``); ``past_covariates``: real features indexed by time, known only up to the last
+        timestamp of the history; ``static_covariates``: one row per variable (wide frame) or series id (panel),
+        numeric columns read as reals, the others (str, bool, ``category``) as categories. A panel's dynamic
+        covariates are a long frame (id, time and covariate columns) or a time-indexed frame shared by all series.
 
         ``panel``: a long frame is a panel (default): one global univariate model over series of any lengths and
         ends, each forecast from its own last timestamp (see :mod:`tsdiff.api.panel`). A Series or wide frame is
@@ -216,15 +225,16 @@ class DiffusionForecaster(BaseEstimator):
         self._validate()  # set_params or attribute assignment may have changed an argument since construction
         checkpoint_dir = check_checkpoint_dir(checkpoint_dir, resume)
         long_cols = dict(id_col=id_col, time_col=time_col, target_col=target_col)
+        given = dict(covariates=covariates, past_covariates=past_covariates, static_covariates=static_covariates)
         if use_panel(y, panel, long_cols):
-            return fit_panel(self, y, covariates, long_cols, checkpoint_dir=checkpoint_dir, resume=resume)
+            return fit_panel(self, y, given, long_cols, checkpoint_dir=checkpoint_dir, resume=resume)
         self.panel_ = None
         grid = self._grid(y, long_cols)
         self._check_length(grid, "y")
-        cov = self._covariates(covariates, grid, 0, "covariates")
+        cov = fit_covariates(self, list(grid.frame().columns), grid, long_cols, **given)
         self.long_cols_ = long_cols
         self._train(grid, cov, checkpoint_dir=checkpoint_dir, resume=resume)
-        self.grid_, self.covariates_ = grid, cov
+        self.grid_, self.covariates_, self.past_covariates_ = grid, cov.future, cov.past
         self.history_ = self._wide_frame(y, grid)  # the exact fitted values (the grid holds float32)
         return self
 
@@ -245,7 +255,9 @@ class DiffusionForecaster(BaseEstimator):
     def predict(self, y: pd.Series | pd.DataFrame | None = None, num_samples: int = 100,
                 quantiles: float | tuple[float, ...] = (0.1, 0.5, 0.9),
                 covariates: pd.DataFrame | pd.Series | None = None,
-                sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
+                past_covariates: pd.DataFrame | pd.Series | None = None,
+                static_covariates: pd.DataFrame | None = None, sampler: str | None = None,
+                sampling_steps: int | None = None, eta: float | None = None,
                 seed: int | None = None, sampling: SamplingOptions | None = None, **deprecated) -> Forecast:
         """Forecast ``prediction_length`` steps past the end of the fitted data (or of ``y``).
 
@@ -254,6 +266,8 @@ class DiffusionForecaster(BaseEstimator):
             num_samples: sample paths to draw.
             quantiles: levels checked here and used by ``Forecast.to_frame`` by default.
             covariates: must cover the history and the horizon (required if the model was fitted with them).
+            past_covariates: must cover the history (default: the fitted ones when ``y`` is None).
+            static_covariates: a row per variable/series (default: the fitted rows; needed for new series).
             sampler, sampling_steps, eta: override the model's reverse process for this call (``"dpm-solver++"`` or
                 ``"ddim"`` with few steps is faster); ``sampling``: a whole :class:`tsdiff.diffusion.SamplingOptions`
                 (spacing, order, clip, ...), which those fields override.
@@ -265,7 +279,8 @@ class DiffusionForecaster(BaseEstimator):
         levels = check_levels(quantiles)
         seed = self.seed if seed is None else checks.seed(seed)
         if getattr(self, "panel_", None) is not None:  # every series from its own end (and new series too)
-            return predict_panel(self, y, num_samples, levels, covariates, seed, sampling)
+            given = dict(covariates=covariates, past_covariates=past_covariates, static_covariates=static_covariates)
+            return predict_panel(self, y, num_samples, levels, given, seed, sampling)
         grid = self.grid_ if y is None else self._grid(y, self.long_cols_)
         if y is not None:
             fitted_vars = list(self.grid_.frame().columns)
@@ -274,11 +289,9 @@ class DiffusionForecaster(BaseEstimator):
                                  f"{fitted_vars}")
             self._check_time_axis(grid)
             self._check_length(grid, "y")
-        if self.covariates_ is not None and covariates is None:
-            raise ValueError("the model was fitted with covariates: pass covariates covering history and horizon")
-        if self.covariates_ is None and covariates is not None:
-            raise ValueError("the model was fitted without covariates; it cannot use them at predict time")
-        cov = self._covariates(covariates, grid, self.prediction_length, "covariates")
+        cov = predict_covariates(self, list(grid.frame().columns), grid, self.prediction_length,
+                                 self.long_cols_, covariates, past_covariates, static_covariates,
+                                 fitted=Covariates(past=self.past_covariates_) if y is None else None)
         samples = self._sample(grid, cov, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, D)
         if not np.isfinite(samples).all():
             raise RuntimeError(f"{self.name} produced non-finite forecasts; the training likely diverged — "
@@ -305,10 +318,12 @@ class DiffusionForecaster(BaseEstimator):
         ``refit=False`` trains one copy of this model on the data before the first cutoff; ``True`` a copy at every
         cutoff; an int ``k`` every ``k`` windows. This model is not changed and need not be fitted.
 
-        Keyword args: ``covariates``; ``num_samples`` (100); ``quantiles`` (0.025, 0.05, ..., 0.95, 0.975: the 19
-        levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the MASE scale; default from the frequency,
-        24 for hourly data); ``seed``; ``id_col``/``time_col``/``target_col``/``panel`` as in :meth:`fit`; and
-        ``sampler``/``sampling_steps``/``eta``/``sampling`` as in :meth:`predict`.
+        Keyword args: ``covariates``, ``past_covariates``, ``static_covariates`` (as in :meth:`fit`; the frames may
+        reach past every cutoff, only the steps each window needs are read); ``num_samples`` (100); ``quantiles``
+        (0.025, 0.05, ..., 0.95, 0.975: the 19 levels of CRPS and MSIS's 95 % interval); ``season_length`` (of the
+        MASE scale; default from the frequency, 24 for hourly data); ``seed``; ``id_col``/``time_col``/
+        ``target_col``/``panel`` as in :meth:`fit`; and ``sampler``/``sampling_steps``/``eta``/``sampling`` as in
+        :meth:`predict`.
 
         Returns:
             a long DataFrame, one row per (series, cutoff, timestamp): id, ``cutoff`` (the last timestamp the
@@ -337,8 +352,8 @@ class DiffusionForecaster(BaseEstimator):
                 arrays = {"values": self.grid_.values, "observed": self.history_.to_numpy(np.float64)}
                 data = {"layout": encode_layout(self.grid_.layout), "grid_start": encode_label(self.grid_.start),
                         "columns": [encode_label(c) for c in self.history_.columns]}
-            if self.covariates_ is not None:
-                arrays["covariates"] = self.covariates_
+            data["covariates"], covariate_arrays = covariates_state(self)
+            arrays.update(covariate_arrays)
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             (tmp / "history.npz").write_bytes(buffer.getvalue())
@@ -357,11 +372,12 @@ class DiffusionForecaster(BaseEstimator):
             if "panel" in manifest:
                 with np.load(directory / "history.npz", allow_pickle=False) as arrays:
                     model.panel_ = panel_from_state(manifest["panel"], arrays)
-                model.grid_ = model.covariates_ = model.history_ = None
+                    restore_covariates(model, manifest.get("covariates"), arrays)
+                model.grid_ = model.history_ = None
                 return model
             with np.load(directory / "history.npz", allow_pickle=False) as arrays:
                 values, observed = arrays["values"], arrays["observed"]
-                model.covariates_ = arrays["covariates"] if "covariates" in arrays.files else None
+                restore_covariates(model, manifest.get("covariates"), arrays)
             layout = decode_layout(manifest["layout"])
             model.grid_ = Grid(values, decode_label(manifest["grid_start"]), layout)
             columns = pd.Index([decode_label(c) for c in manifest["columns"]], name=layout.columns_name)

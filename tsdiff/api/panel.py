@@ -19,6 +19,7 @@ import pandas as pd
 from tsdiff.data import PandasLayout, from_pandas
 from tsdiff.data.pandas import input_kind
 
+from .covariates import Covariates, fit_covariates, predict_covariates
 from .grid import Grid
 from .persistence import decode_layout, encode_layout
 from .training import validation_cut, warn_if_spread_implausible
@@ -115,29 +116,30 @@ def check_trainable(panel: Panel, needed: int) -> None:
                          f"longest has {panel.lengths.max()}); lower context_length or prediction_length")
 
 
-def fit_panel(model, y, covariates, long_cols: dict, checkpoint_dir=None, resume: bool = False):
-    """``model.fit`` for a panel: one global univariate network over every series."""
-    if covariates is not None:
-        raise ValueError("covariates are not supported for panels yet; fit without them, or pass a wide frame "
-                         "(one multivariate series) with panel=False")
+def fit_panel(model, y, given: dict, long_cols: dict, checkpoint_dir=None, resume: bool = False):
+    """``model.fit`` for a panel: one global univariate network over every series. ``given``: the covariate
+    arguments of ``fit`` (a panel takes ``static_covariates``, one row per series id)."""
     panel = read_panel(y, model.freq, long_cols)
+    cov = fit_covariates(model, list(panel.ids), list(panel.series), long_cols, **given)
     check_trainable(panel, model.effective_context_length + model.prediction_length)
     model.long_cols_ = long_cols
-    model._train_panel(panel, checkpoint_dir=checkpoint_dir, resume=resume)
-    model.panel_, model.grid_, model.covariates_, model.history_ = panel, None, None, None
+    model._train_panel(panel, cov=cov, checkpoint_dir=checkpoint_dir, resume=resume)
+    model.panel_, model.grid_, model.history_ = panel, None, None
+    model.covariates_, model.past_covariates_ = cov.future, cov.past  # lists: one (K, T_i) array per series
     return model
 
 
-def predict_panel(model, y, num_samples: int, levels, covariates, seed: int, sampling):
+def predict_panel(model, y, num_samples: int, levels, given: dict, seed: int, sampling):
     """``model.predict`` for a panel model: every series of ``y`` (default: the fitted panel) from its own end."""
     from .panel_forecast import PanelForecast
 
-    if covariates is not None:
-        raise ValueError("the model was fitted on a panel, which takes no covariates")
     panel = model.panel_ if y is None else read_panel(y, model.freq, model.long_cols_)
+    fitted = Covariates(past=model.past_covariates_) if y is None else None
+    cov = predict_covariates(model, list(panel.ids), list(panel.series), model.prediction_length, model.long_cols_,
+                             fitted=fitted, **given)
     if y is not None:
         model._check_time_axis(panel.series[0], model.panel_.series[0])
-    samples = model._sample_panel(panel, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, N)
+    samples = model._sample_panel(panel, cov=cov, num_samples=num_samples, seed=seed, sampling=sampling)  # (S, H, N)
     if not np.isfinite(samples).all():
         raise RuntimeError(f"{model.name} produced non-finite forecasts; the training likely diverged — "
                            "try a lower lr or more epochs")

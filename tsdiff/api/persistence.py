@@ -6,11 +6,15 @@ Format (version 2):
                      [{"gluonts": "hour_of_day"}, {"gluonts": "Constant", "value": 0.0}]},
                      "backend": {what the backend needs to rebuild its network},
                      "layout": {the fitted pandas layout, labels typed}, "grid_start": {typed label},
-                     "long_cols": {...}, "columns": [typed labels of the fitted variables]}
+                     "long_cols": {...}, "columns": [typed labels of the fitted variables],
+                     "covariates": {"columns": {"covariates": [...], "past_covariates": [...]} (typed labels),
+                                    optional "static": {"ids", "real_columns", "category_columns", "levels" (typed
+                                    labels), "loc", "scale"}} (see :mod:`tsdiff.api.covariates`)}
     weights.npz     the network's state dict (arrays ``w:<name>``) and its config as JSON bytes
                     (:func:`tsdiff.models.base.recipe.save_weights`)
     history.npz     ``values`` (D, T) float32 grid of the fitted data, ``observed`` (T, D) float64 exact fitted values
-                    on that grid, optional ``covariates`` (K, T)
+                    on that grid, optional ``covariates`` (K, T), ``past_covariates`` (K_p, T), ``static_real``
+                    (N, R) float32 (standardised) and ``static_codes`` (N, C) int64
 A model fitted on a panel has, instead of "layout"/"grid_start"/"columns", ``"panel": {"source": "long" | "wide" |
 "series", "layout": {its long layout: ids, starts, ...}}`` in the manifest, and ``panel_values`` (float32, the
 series one after another) and ``panel_lengths`` (int64, N) in history.npz.

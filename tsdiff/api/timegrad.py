@@ -15,6 +15,7 @@ from tsdiff.diffusion import SamplingOptions
 from tsdiff.quiet import quiet_lightning
 
 from .console import network_calls, sampling_progress
+from .covariates import FUTURE, PAST, STATIC, Covariates
 from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .model import RUN_ONLY_PARAMS, DiffusionForecaster
@@ -73,7 +74,8 @@ class TimeGrad(DiffusionForecaster):
             ``validation_fraction``).
         num_layers, hidden_size, dropout_rate, cell_type: the RNN (2 × 40 LSTM, dropout 0.1).
         embedding_dim: size of the learned per-series embedding; conditioning_length: width of the RNN state given
-            to the denoiser.
+            to the denoiser; category_embedding_dim: size of each static category's embedding (default
+            min(50, (levels + 1) // 2)).
         scaling: ``"mean"`` (TimeGrad), ``"std"``, ``"robust"``, ``"diff"`` or ``"none"``; increments: diffuse
             one-step changes instead of levels (with ``scaling="diff"`` for random-walk-like series).
         difference_lag: s > 0 makes the model generate the residual over the cheap forecast x_{t−s} (1: the last
@@ -95,13 +97,20 @@ class TimeGrad(DiffusionForecaster):
         logger, log_dir: ``"csv"`` or ``"tensorboard"`` writes the loss curve under ``log_dir``.
         trainer_kwargs: more ``lightning.Trainer`` arguments (precision, callbacks, ...); they win over the above.
 
-    Fitted attributes: ``predictor_``, ``grid_``, ``history_``, ``covariates_``, ``loss_curve_`` (per-epoch
+    Covariates (``fit``/``predict`` arguments, see :mod:`tsdiff.api.covariates`): ``covariates`` (known for the
+    horizon too) and ``past_covariates`` (known up to the forecast start; on the horizon the RNN reads their last
+    value and a "not known" indicator) are read by the RNN at every step; ``static_covariates`` (a row per
+    variable or panel id; reals, and categories embedded in ``category_embedding_dim`` dimensions) beside the
+    per-series embedding.
+
+    Fitted attributes: ``predictor_``, ``grid_``, ``history_``, ``covariates_``, ``past_covariates_``,
+    ``static_covariates_``, ``covariate_columns_``, ``loss_curve_`` (per-epoch
     ``train_loss``/``val_loss``), ``stop_reason_`` (``"max_epochs"``, ``"time_limit"`` or ``"early_stopping"``),
     ``log_dir_``.
     """
 
     name = "TimeGrad"
-    supports_covariates = True
+    supported_covariates = panel_covariates = (FUTURE, PAST, STATIC)
 
     def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
                  # training budget
@@ -110,7 +119,8 @@ class TimeGrad(DiffusionForecaster):
                  validation_fraction: float | None = None, early_stopping_patience: int | None = None,
                  # the RNN
                  num_layers: int = 2, hidden_size: int = 40, dropout_rate: float = 0.1, cell_type: str = "LSTM",
-                 embedding_dim: int = 1, conditioning_length: int = 100, scaling: str = "mean",
+                 embedding_dim: int = 1, conditioning_length: int = 100, category_embedding_dim: int | None = None,
+                 scaling: str = "mean",
                  increments: bool = False, difference_lag: int | str = 0, prediction: str = "epsilon",
                  lags_seq: list[int] | None = None, time_features: list | None = None,
                  # the diffusion model and its ε-network
@@ -137,8 +147,10 @@ class TimeGrad(DiffusionForecaster):
 
         return self.time_features if self.time_features is not None else time_features_from_frequency_str(freq)
 
-    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, workdir=None, extra=None,
+    def _make_estimator(self, freq: str, target_dim: int, num_covariates: int, num_past_covariates: int = 0,
+                        num_static_real: int = 0, cardinality: list | None = None, workdir=None, extra=None,
                         validation_sampler=None, callbacks=()):
+        """The estimator; the arguments before ``workdir`` come from the data (the ``backend`` of a model file)."""
         from tsdiff.models.base import trainer_kwargs
         from tsdiff.models.timegrad import TimeGradEstimator
 
@@ -152,14 +164,36 @@ class TimeGrad(DiffusionForecaster):
             extra["callbacks"] = list(callbacks) + list(extra.get("callbacks", []))
         return TimeGradEstimator(
             freq=freq, prediction_length=self.prediction_length, target_dim=target_dim,
-            context_length=self.context_length, num_feat_dynamic_real=num_dynamic, lr=self.lr,
+            context_length=self.context_length, num_feat_dynamic_real=num_dynamic,
+            num_past_feat_dynamic_real=num_past_covariates, num_feat_static_real=num_static_real,
+            cardinality=cardinality, lr=self.lr,
             batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch, sampler=self.sampler,
             sampling_steps=self.sampling_steps, seed=self.seed, validation_sampler=validation_sampler,
             trainer_kwargs=trainer_kwargs(self.epochs, device=self.device, workdir=workdir, **(extra or {})),
             **params)
 
-    def _entry(self, grid: Grid, covariates: np.ndarray | None, future: int = 0, end: int | None = None) -> dict:
+    def _backend(self, target_dim: int, cov: Covariates, freq: str) -> dict:
+        """What the network's shape depends on besides the settings (saved as the model file's ``backend``; the
+        covariate counts only when there are some, so files and checkpoints without them are as before)."""
+        backend = dict(freq=freq, target_dim=target_dim, num_covariates=cov.count(FUTURE))
+        if cov.past is not None:
+            backend["num_past_covariates"] = cov.count(PAST)
+        if cov.static_real is not None:
+            backend["num_static_real"] = cov.static_real.shape[1]
+        if cov.static_codes is not None:
+            backend["cardinality"] = self.static_covariates_.cardinality
+        return backend
+
+    def _entry(self, grid: Grid, cov: Covariates | None, future: int = 0, end: int | None = None) -> dict:
         """The GluonTS entry of the grid's first ``end`` steps; ``future``: steps of covariates past the data."""
+        cov = Covariates() if cov is None else cov
+        entry = self._dynamic_entry(grid, cov.future, future, end)
+        if cov.past is not None:  # (K_p, T): the estimator pads the horizon, which the model does not read
+            entry["past_feat_dynamic_real"] = cov.past[:, :end]
+        entry.update(cov.static_of(slice(None)))
+        return entry
+
+    def _dynamic_entry(self, grid: Grid, covariates: np.ndarray | None, future: int = 0, end: int | None = None):
         freq = grid.layout.freq
         target = grid.values[:, :end]
         if not is_business_daily(freq):
@@ -182,15 +216,15 @@ class TimeGrad(DiffusionForecaster):
         return {"start": pd.Period("2000-01-03", freq="D"), "target": target, "item_id": "0",
                 "feat_dynamic_real": dynamic[:, :end] if end is not None else dynamic}
 
-    def _train(self, grid: Grid, cov: np.ndarray | None, checkpoint_dir=None, resume: bool = False) -> None:
-        backend = dict(freq=grid.layout.freq, target_dim=grid.values.shape[0],
-                       num_covariates=0 if cov is None else cov.shape[0])
+    def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
+        backend = self._backend(grid.values.shape[0], cov, grid.layout.freq)
         cut = validation_cut(self, grid.length)
         training = [self._entry(grid, cov, end=cut)]
         validation = None if cut is None else [self._entry(grid, cov)]
         sampler = None if cut is None else TailSampler(first=cut, min_future=self.prediction_length)
         self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
-                          identity=([grid.values, cov], str(grid.start)))
+                          identity=([grid.values, cov.future, cov.past, cov.static_real, cov.static_codes],
+                                    str(grid.start)))
 
     def _fit_entries(self, backend: dict, training: list, validation: list | None, sampler, checkpoint_dir,
                      resume: bool, identity: tuple) -> None:
@@ -217,7 +251,8 @@ class TimeGrad(DiffusionForecaster):
             self.predictor_ = self._placed(estimator.train(training, validation_data=validation, ckpt_path=ckpt_path))
         session.finish()
 
-    def _sample(self, grid: Grid, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+    def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
+                sampling: SamplingOptions) -> np.ndarray:
         entry = self._entry(grid, cov, future=self.prediction_length)
         return self._sample_entries([entry], num_samples, seed, sampling)[0]
 
@@ -232,22 +267,27 @@ class TimeGrad(DiffusionForecaster):
             return [np.asarray(f.samples, dtype=np.float64) for f in forecasts]
 
     # -- panels: one global univariate network over many series ----------------------------------------------------
-    def _train_panel(self, panel, checkpoint_dir=None, resume: bool = False) -> None:
+    def _train_panel(self, panel, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
         # every series is a (1, T_i) entry of its own start and length; the network has no per-series parameters
-        # (target_dim 1), so it forecasts series it never saw
-        backend = dict(freq=panel.layout.freq, target_dim=1, num_covariates=0)
+        # (target_dim 1; static covariates are features, not parameters), so it forecasts series it never saw
+        backend = self._backend(1, cov, panel.layout.freq)
         cuts = validation_cuts(self, panel)
-        training = [self._entry(grid, None, end=cut) for grid, cut in zip(panel.series, cuts)]
+        training = [self._entry(grid, cov.series(j), end=cut) for j, (grid, cut) in enumerate(zip(panel.series, cuts))]
         validation, sampler = None, None
         if self.validation_fraction is not None:  # the tail of each series long enough to hold one
-            validation = [self._entry(grid, None) for grid, cut in zip(panel.series, cuts) if cut is not None]
+            validation = [self._entry(grid, cov.series(j)) for j, (grid, cut) in enumerate(zip(panel.series, cuts))
+                          if cut is not None]
             sampler = TailSampler(fraction=self.validation_fraction, min_future=self.prediction_length)
         values = np.concatenate([grid.values[0] for grid in panel.series])
         self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
-                          identity=([values, panel.lengths], str([str(s) for s in panel.layout.starts])))
+                          identity=([values, panel.lengths, cov.static_real, cov.static_codes,
+                                     *(np.concatenate(c, axis=1) for c in (cov.future, cov.past) if c is not None)],
+                                    str([str(s) for s in panel.layout.starts])))
 
-    def _sample_panel(self, panel, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
-        entries = [self._entry(grid, None, future=self.prediction_length) for grid in panel.series]
+    def _sample_panel(self, panel, cov: Covariates, num_samples: int, seed: int,
+                      sampling: SamplingOptions) -> np.ndarray:
+        entries = [self._entry(grid, cov.series(j), future=self.prediction_length)
+                   for j, grid in enumerate(panel.series)]
         return np.stack([s[:, :, 0] for s in self._sample_entries(entries, num_samples, seed, sampling)], axis=-1)
 
     def _save_state(self, directory: Path) -> dict:

@@ -285,7 +285,8 @@ def _frame_kind(df: pd.DataFrame, id_col, time_col, target_col) -> Literal["wide
         if extra:
             raise ValueError(
                 f"long-format DataFrame has column(s) {extra} besides {list(long_cols)}; one target column is read "
-                "per id, so drop the others (covariates go to covariates= as a wide frame)")
+                "per id, so drop the others (give covariates as their own frames: covariates=, past_covariates=, "
+                "static_covariates=)")
         return "long"
     if time_indexed:
         return "wide"

@@ -38,7 +38,7 @@ from .module import CSDIModel
 
 #: What the imputer sets itself (from the data and ``fit``); every other :class:`CSDIModel` argument is a setting.
 _SET_BY_FIT = ("self", "target_dim", "context_length", "prediction_length", "mask_strategy", "scaling", "scaler_mean",
-               "scaler_std", "num_sample_features", "num_parallel_samples")
+               "scaler_std", "num_sample_features", "num_feat_dynamic_real", "num_parallel_samples")
 #: The network, schedule and default-sampler settings of :class:`CSDIImputer`, with :class:`CSDIModel`'s defaults
 #: (CSDI's): read off its signature, so a new hyperparameter of the model is a setting here at once.
 MODEL_DEFAULTS = {name: p.default for name, p in inspect.signature(CSDIModel.__init__).parameters.items()
@@ -185,6 +185,7 @@ class CSDIImputer:
         mask_strategy: str = "random",
         prediction_length: Optional[int] = None,
         num_sample_features: Optional[int] = None,
+        num_feat_dynamic_real: int = 0,
         valid=None,
         seed: int = 0,
         progress: bool = True,
@@ -204,6 +205,8 @@ class CSDIImputer:
             mask_strategy: one of :data:`~tsdiff.models.csdi.masks.STRATEGIES` (the forecast ones need
                 ``prediction_length``).
             num_sample_features: train on this many random features per window when K is larger.
+            num_feat_dynamic_real: the last this many features are covariates, given wherever observed (never
+                hidden by the training mask, never imputed); give them in ``observed_mask`` at :meth:`impute`.
             valid: optional ``(values, observed_mask)``; its ε-loss (same strategy, fixed generator) is recorded per
                 epoch.
             seed: seeds initialisation, batch order, masks, noise and dropout; torch's global RNG is restored after.
@@ -258,7 +261,8 @@ class CSDIImputer:
                 weight_decay=weight_decay, lr_schedule=lr_schedule, lr_milestones=list(lr_milestones),
                 mask_strategy=mask_strategy, prediction_length=prediction_length,
                 num_sample_features=num_sample_features, seed=seed, num_batches=num_batches,
-                ema_decay=ema_decay)
+                ema_decay=ema_decay,
+                **({"num_feat_dynamic_real": num_feat_dynamic_real} if num_feat_dynamic_real else {}))
             ckpt_path = prepare_checkpoint_dir(checkpoint_dir, resume, identity)
 
         with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="tsdiff-csdi-") as workdir:
@@ -268,7 +272,8 @@ class CSDIImputer:
                 self._build(dict(
                     target_dim=self.num_features, prediction_length=prediction_length, mask_strategy=mask_strategy,
                     scaling=self.scaling, scaler_mean=list(self.scaler.mean), scaler_std=list(self.scaler.std),
-                    num_sample_features=num_sample_features, **self.model_config))
+                    num_sample_features=num_sample_features, num_feat_dynamic_real=num_feat_dynamic_real,
+                    **self.model_config))
             else:  # training resumes; the strategy may change
                 self.model.mask_strategy, self.model.prediction_length = mask_strategy, prediction_length
                 self.model.num_sample_features = num_sample_features

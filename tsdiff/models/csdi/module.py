@@ -40,6 +40,9 @@ class CSDIModel(nn.Module):
             ``"global"`` statistics.
         num_sample_features: train on a random subset of this many features per window when D is larger (CSDI:
             64; ``None``: all).
+        num_feat_dynamic_real: K ≥ 0: the last K of the D features are covariates (side information): the training
+            mask never hides them where they are observed, so they are never denoised (nor in the loss); give them
+            in ``cond_mask`` wherever known, the forecast horizon included.
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
             dim_feedforward, dropout: the :class:`CSDIDenoiser` (CSDI: 64, 4, 8, 128, 128, 16, 64, 0.1).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (CSDI: 50, quad, 1e-4, 0.5).
@@ -72,6 +75,7 @@ class CSDIModel(nn.Module):
         scaler_mean: Optional[List[float]] = None,
         scaler_std: Optional[List[float]] = None,
         num_sample_features: Optional[int] = None,
+        num_feat_dynamic_real: int = 0,
         residual_channels: int = 64,
         residual_layers: int = 4,
         heads: int = 8,
@@ -96,7 +100,8 @@ class CSDIModel(nn.Module):
         super().__init__()
         self.check_arguments(
             target_dim, context_length, prediction_length, mask_strategy, scaling, scaler_mean, scaler_std,
-            num_sample_features, residual_channels=residual_channels, residual_layers=residual_layers, heads=heads,
+            num_sample_features, num_feat_dynamic_real=num_feat_dynamic_real, residual_channels=residual_channels,
+            residual_layers=residual_layers, heads=heads,
             step_embedding_dim=step_embedding_dim, time_embedding_dim=time_embedding_dim,
             feature_embedding_dim=feature_embedding_dim, dim_feedforward=dim_feedforward, dropout=dropout,
             num_diffusion_steps=num_diffusion_steps, beta_schedule=beta_schedule, beta_start=beta_start,
@@ -108,6 +113,7 @@ class CSDIModel(nn.Module):
         self.prediction_length = prediction_length
         self.mask_strategy = mask_strategy
         self.num_sample_features = num_sample_features
+        self.num_feat_dynamic_real = num_feat_dynamic_real
         self.num_parallel_samples = num_parallel_samples
         self.scaling, self.baseline, self.season = scaling, baseline, season
         self.default_sampling = SamplingOptions(sampler, sampling_steps, eta)
@@ -129,9 +135,9 @@ class CSDIModel(nn.Module):
     @staticmethod
     def check_arguments(target_dim, context_length=None, prediction_length=None, mask_strategy="forecast",
                         scaling="global", scaler_mean=None, scaler_std=None, num_sample_features=None,
-                        num_diffusion_steps=50, beta_schedule="quad", beta_start=1e-4, beta_end=0.5,
-                        prediction="epsilon", baseline=None, season=None, num_parallel_samples=100, sampler="ddpm",
-                        sampling_steps=None, eta=0.0, **denoiser_kwargs) -> None:
+                        num_feat_dynamic_real=0, num_diffusion_steps=50, beta_schedule="quad", beta_start=1e-4,
+                        beta_end=0.5, prediction="epsilon", baseline=None, season=None, num_parallel_samples=100,
+                        sampler="ddpm", sampling_steps=None, eta=0.0, **denoiser_kwargs) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         checks.positive_int(target_dim, "target_dim")
         checks.optional_positive_int(context_length, "context_length")
@@ -140,6 +146,10 @@ class CSDIModel(nn.Module):
         checks.positive_int(num_parallel_samples, "num_parallel_samples")
         checks.one_of(mask_strategy, "mask_strategy", STRATEGIES)
         checks.one_of(scaling, "scaling", SCALINGS)
+        if isinstance(num_feat_dynamic_real, bool) or not isinstance(num_feat_dynamic_real, int) \
+                or not 0 <= num_feat_dynamic_real < target_dim:
+            raise ValueError(f"num_feat_dynamic_real must be an integer in [0, target_dim={target_dim}), got "
+                             f"{num_feat_dynamic_real!r}")
         checks.one_of(prediction, "prediction", PREDICTIONS)
         if baseline is not None:
             checks.one_of(baseline, "baseline", BASELINES)
@@ -159,6 +169,17 @@ class CSDIModel(nn.Module):
     def _standardised_grid(self, values: torch.Tensor) -> torch.Tensor:
         """(B, L, D) in the data's units → (B, D, L) standardised."""
         return ((values - self.scaler_mean) / self.scaler_std).transpose(1, 2)
+
+    def _give_covariates(self, cond_mask: torch.Tensor, observed: torch.Tensor,
+                         feature_id: Optional[torch.Tensor]) -> torch.Tensor:
+        """``cond_mask`` (B, K, L) with the covariate features (the last ``num_feat_dynamic_real``; ``feature_id``
+        (B, K) the original index of each row, None: all rows in order) given wherever observed."""
+        if not self.num_feat_dynamic_real:
+            return cond_mask
+        if feature_id is None:
+            feature_id = torch.arange(cond_mask.shape[1], device=cond_mask.device).expand(cond_mask.shape[0], -1)
+        is_covariate = (feature_id >= self.target_dim - self.num_feat_dynamic_real)[..., None]
+        return torch.where(is_covariate, observed, cond_mask)
 
     def _window_scaled(self, grid: torch.Tensor, given: torch.Tensor, keep: torch.Tensor):
         """(grid, loc, scale): with ``scaling="window"`` the (N, K, L) grid standardised per window and feature by
@@ -202,6 +223,7 @@ class CSDIModel(nn.Module):
         if self.num_sample_features is not None and values.shape[1] > self.num_sample_features:
             values, observed, feature_id = sample_features(values, observed, self.num_sample_features, generator)
         cond_mask = make_cond_mask(self.mask_strategy, observed, generator, self.prediction_length) * observed
+        cond_mask = self._give_covariates(cond_mask, observed, feature_id)
         values = torch.where(observed > 0, values, torch.zeros_like(values))
         values, _, _ = self._window_scaled(values, cond_mask, keep=observed)  # the hidden targets are kept
         cond, base = self._condition(values, cond_mask, feature_id)

@@ -12,6 +12,8 @@ from gluonts.transform import (
     AsNumpyArray,
     Chain,
     RemoveFields,
+    MapTransformation,
+    SetField,
     TargetDimIndicator,
     Transformation,
     VstackFeatures,
@@ -24,6 +26,24 @@ from .lightning_module import PREDICTION_INPUT_NAMES, TRAINING_INPUT_NAMES, Time
 from .module import TimeGradModel
 
 TARGET_DIM_INDICATOR = "target_dimension_indicator"
+
+
+class PadPastOnlyFeatures(MapTransformation):
+    """Bring ``past_feat_dynamic_real`` (K_p, T) to the length of the step features (T, or T + P when forecasting)
+    by repeating its last column; the model never reads those padded values as known (see
+    :func:`~tsdiff.models.timegrad.covariates.hide_past_only_covariates`). Longer input is cut to that length."""
+
+    @validated()
+    def __init__(self, prediction_length: int) -> None:
+        self.prediction_length = prediction_length
+
+    def map_transform(self, data: dict, is_train: bool) -> dict:
+        past = np.asarray(data[FieldName.PAST_FEAT_DYNAMIC_REAL], dtype=np.float32)
+        steps = data[FieldName.TARGET].shape[-1] + (0 if is_train else self.prediction_length)
+        if past.shape[1] < steps:
+            past = np.concatenate([past, np.repeat(past[:, -1:], steps - past.shape[1], axis=1)], axis=1)
+        data[FieldName.PAST_FEAT_DYNAMIC_REAL] = past[:, :steps]
+        return data
 
 
 def resolve_difference_lag(difference_lag: Union[int, str], freq: str) -> int:
@@ -41,7 +61,9 @@ class TimeGradEstimator(DiffusionEstimator):
 
     Data: GluonTS entries whose ``target`` has shape (D, T) (group univariate series with
     ``gluonts.dataset.multivariate_grouper.MultivariateGrouper``); NaNs are allowed (masked out of the loss);
-    optional ``feat_dynamic_real`` (K, T + prediction_length at prediction time) is fed to the RNN.
+    optional ``feat_dynamic_real`` (K, T + prediction_length at prediction time) is fed to the RNN, and so are
+    ``past_feat_dynamic_real`` (K_p, T: known up to the forecast start only), ``feat_static_real`` (D·R: R reals per
+    series, series-major) and ``feat_static_cat`` (D·C integer codes).
 
     Args:
         freq: pandas frequency string of the data.
@@ -56,6 +78,10 @@ class TimeGradEstimator(DiffusionEstimator):
         lags_seq: target lags (default ``get_lags_for_frequency(freq)``); time_features: default
             ``time_features_from_frequency_str(freq)``.
         num_feat_dynamic_real: number of dynamic real covariates (known in the future).
+        num_past_feat_dynamic_real: number of past-only dynamic real covariates (see
+            :mod:`~tsdiff.models.timegrad.covariates` for how the horizon treats them).
+        num_feat_static_real, cardinality: static reals per series, and the levels of each static category;
+            category_embedding_dim: width of each category's embedding (default min(50, (levels + 1) // 2)).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: noise schedule (linear 1e-4 → 0.1, 100 steps).
         residual_layers, residual_channels, dilation_cycle_length: the ε-network (8, 8, 2);
         cond_upsampler_dim: middle width of its conditioning upsampler (default D // 2, as the reference).
@@ -95,6 +121,10 @@ class TimeGradEstimator(DiffusionEstimator):
         lags_seq: Optional[List[int]] = None,
         time_features: Optional[List[TimeFeature]] = None,
         num_feat_dynamic_real: int = 0,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_real: int = 0,
+        cardinality: Optional[List[int]] = None,
+        category_embedding_dim: Optional[int] = None,
         num_diffusion_steps: int = 100,
         beta_schedule: str = "linear",
         beta_start: float = 1e-4,
@@ -132,14 +162,17 @@ class TimeGradEstimator(DiffusionEstimator):
         self.time_features = (
             time_features if time_features is not None else time_features_from_frequency_str(freq)
         )
-        if not self.time_features and num_feat_dynamic_real == 0:
+        if not self.time_features and num_feat_dynamic_real + num_past_feat_dynamic_real == 0:
             # Yearly data has no calendar features (GluonTS gives none), but the RNN reads a feature block at every
             # step: one constant zero column, which adds nothing, keeps that block non-empty.
             self.time_features = [Constant()]
         self.num_feat_dynamic_real = num_feat_dynamic_real
+        self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
+        self.num_feat_static_real = num_feat_static_real
+        self.cardinality = list(cardinality or [])
         self.model_kwargs = model_arguments(
             TimeGradModel, locals(), context_length=self.context_length,
-            num_time_features=len(self.time_features) + num_feat_dynamic_real,
+            num_time_features=len(self.time_features) + num_feat_dynamic_real + num_past_feat_dynamic_real,
             difference_lag=resolve_difference_lag(difference_lag, freq))
         self.lr = lr
         self.weight_decay = weight_decay
@@ -150,14 +183,27 @@ class TimeGradEstimator(DiffusionEstimator):
         TimeGradLightningModule.check_arguments(lr=lr, weight_decay=weight_decay, lr_schedule=lr_schedule,
                                                 ema_decay=ema_decay)
 
+    def _static_fields(self) -> list:
+        """The static fields as arrays the batches stack, empty (size 0) where the model takes none."""
+        steps = []
+        for field, count, dtype in ((FieldName.FEAT_STATIC_REAL, self.num_feat_static_real, np.float32),
+                                    (FieldName.FEAT_STATIC_CAT, len(self.cardinality), np.int64)):
+            if count == 0:
+                steps.append(SetField(output_field=field, value=np.zeros(0, dtype=dtype)))
+            steps.append(AsNumpyArray(field=field, expected_ndim=1, dtype=dtype))
+        return steps
+
     def create_transformation(self) -> Transformation:
         dynamic = [FieldName.FEAT_DYNAMIC_REAL] if self.num_feat_dynamic_real > 0 else []
-        remove = [FieldName.FEAT_STATIC_REAL, FieldName.FEAT_STATIC_CAT] + (
-            [] if dynamic else [FieldName.FEAT_DYNAMIC_REAL]
-        )
+        past_only = [FieldName.PAST_FEAT_DYNAMIC_REAL] if self.num_past_feat_dynamic_real > 0 else []
+        remove = ([] if dynamic else [FieldName.FEAT_DYNAMIC_REAL]) + (
+            [] if past_only else [FieldName.PAST_FEAT_DYNAMIC_REAL])
+        # the past-only covariates come last among the step features: the model hides them on the horizon
+        pad = [PadPastOnlyFeatures(self.prediction_length)] if past_only else []
         return Chain(
             [
                 RemoveFields(field_names=remove),
+                *self._static_fields(),
                 AsNumpyArray(field=FieldName.TARGET, expected_ndim=2),
                 # observed_values = ~isnan(target); NaNs become 0 here and are masked again inside the model.
                 AddObservedValuesIndicator(target_field=FieldName.TARGET, output_field=FieldName.OBSERVED_VALUES),
@@ -168,7 +214,9 @@ class TimeGradEstimator(DiffusionEstimator):
                     time_features=self.time_features,
                     pred_length=self.prediction_length,
                 ),
-                VstackFeatures(output_field=FieldName.FEAT_TIME, input_fields=[FieldName.FEAT_TIME] + dynamic),
+                *pad,
+                VstackFeatures(output_field=FieldName.FEAT_TIME,
+                               input_fields=[FieldName.FEAT_TIME] + dynamic + past_only),
                 AsNumpyArray(FieldName.FEAT_TIME, expected_ndim=2),
                 TargetDimIndicator(field_name=TARGET_DIM_INDICATOR, target_field=FieldName.TARGET),
                 AsNumpyArray(field=TARGET_DIM_INDICATOR, expected_ndim=1, dtype=np.int64),

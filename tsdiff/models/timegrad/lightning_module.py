@@ -14,6 +14,8 @@ PREDICTION_INPUT_NAMES = [
     "past_observed_values",
     "past_time_feat",
     "future_time_feat",
+    "feat_static_real",  # (B, D·R), (B, D·C): size 0 when the model takes no static features
+    "feat_static_cat",
 ]
 TRAINING_INPUT_NAMES = PREDICTION_INPUT_NAMES + ["future_target", "future_observed_values"]
 

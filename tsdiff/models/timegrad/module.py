@@ -15,6 +15,7 @@ from torch import nn
 from tsdiff import checks
 from tsdiff.diffusion import PREDICTIONS, GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
 
+from .covariates import StaticFeatures, hide_past_only_covariates
 from .denoiser import EpsilonTheta
 from .scaling import robust_loc_spread
 
@@ -76,8 +77,9 @@ class TimeGradModel(nn.Module):
     """TimeGrad network.
 
     Per time step ``t`` the RNN reads [lags of the normalised target of all D series (D·L values), a learned
-    per-series embedding (D·E), time features and dynamic real covariates at ``t`` (F)]; its output ``h_t`` is
-    projected to ``conditioning_length`` and conditions the ε-network that denoises x_t ∈ R^D.
+    per-series embedding (D·E), static features of the series, time features and dynamic real covariates at ``t``
+    (F)]; its output ``h_t`` is projected to ``conditioning_length`` and conditions the ε-network that denoises
+    x_t ∈ R^D.
 
     Args:
         freq: pandas frequency string (used for the default lags).
@@ -85,6 +87,10 @@ class TimeGradModel(nn.Module):
         prediction_length: forecast horizon P.
         target_dim: number of series D.
         num_time_features: F, time features + dynamic real covariates per step.
+        num_past_feat_dynamic_real: K_p ≤ F: the last K_p of those are known only up to the forecast start; on the
+            horizon the RNN reads their last known value and an indicator (see :mod:`.covariates`).
+        num_feat_static_real, cardinality, category_embedding_dim: static features per series: R reals and one
+            learned embedding per categorical feature (levels per feature: ``cardinality``).
         lags_seq: lags (≥ 1); default GluonTS ``get_lags_for_frequency(freq)``.
         cell_type: ``"LSTM"`` or ``"GRU"``; num_layers, hidden_size, dropout_rate: of the RNN.
         embedding_dim: E, size of the per-series embedding.
@@ -109,7 +115,7 @@ class TimeGradModel(nn.Module):
     ``past_observed_values`` (B, past_length, D) with
     ``past_length = context_length + max(max(lags_seq), difference_lag)``;
     ``past_time_feat`` (B, past_length, F); ``future_time_feat`` (B, P, F); ``future_target``,
-    ``future_observed_values`` (B, P, D).
+    ``future_observed_values`` (B, P, D); optional ``feat_static_real`` (B, D·R) and ``feat_static_cat`` (B, D·C).
     """
 
     @validated()
@@ -120,6 +126,10 @@ class TimeGradModel(nn.Module):
         prediction_length: int,
         target_dim: int,
         num_time_features: int,
+        num_past_feat_dynamic_real: int = 0,
+        num_feat_static_real: int = 0,
+        cardinality: Optional[List[int]] = None,
+        category_embedding_dim: Optional[int] = None,
         lags_seq: Optional[List[int]] = None,
         cell_type: str = "LSTM",
         num_layers: int = 2,
@@ -153,12 +163,15 @@ class TimeGradModel(nn.Module):
             beta_schedule=beta_schedule, beta_start=beta_start, beta_end=beta_end, residual_layers=residual_layers,
             residual_channels=residual_channels, dilation_cycle_length=dilation_cycle_length,
             cond_upsampler_dim=cond_upsampler_dim, num_parallel_samples=num_parallel_samples, sampler=sampler,
-            sampling_steps=sampling_steps, eta=eta)
+            sampling_steps=sampling_steps, eta=eta, num_past_feat_dynamic_real=num_past_feat_dynamic_real,
+            num_feat_static_real=num_feat_static_real, cardinality=cardinality,
+            category_embedding_dim=category_embedding_dim)
         self.freq = freq
         self.context_length = context_length
         self.prediction_length = prediction_length
         self.target_dim = target_dim
         self.num_time_features = num_time_features
+        self.num_past_feat_dynamic_real = num_past_feat_dynamic_real
         self.lags_seq = sorted(set(lags_seq if lags_seq is not None else get_lags_for_frequency(freq)))
         if min(self.lags_seq) < 1:
             raise ValueError(f"lags must be >= 1, got {self.lags_seq}")
@@ -171,7 +184,9 @@ class TimeGradModel(nn.Module):
         self.default_sampling = SamplingOptions(sampler, sampling_steps, eta)
 
         self.embedding = nn.Embedding(target_dim, embedding_dim)
-        input_size = target_dim * len(self.lags_seq) + target_dim * embedding_dim + num_time_features
+        self.static_features = StaticFeatures(target_dim, num_feat_static_real, cardinality, category_embedding_dim)
+        input_size = (target_dim * len(self.lags_seq) + target_dim * embedding_dim + self.static_features.output_size
+                      + num_time_features + (1 if num_past_feat_dynamic_real else 0))  # + the known-values indicator
         self.rnn = CELL_TYPES[cell_type](
             input_size=input_size,
             hidden_size=hidden_size,
@@ -200,7 +215,8 @@ class TimeGradModel(nn.Module):
                         num_diffusion_steps=100, beta_schedule="linear", beta_start=1e-4,
                         beta_end=0.1, residual_layers=8, residual_channels=8, dilation_cycle_length=2,
                         cond_upsampler_dim=None, num_parallel_samples=100, sampler="ddpm", sampling_steps=None,
-                        eta=0.0, **_) -> None:
+                        eta=0.0, num_past_feat_dynamic_real=0, num_feat_static_real=0, cardinality=None,
+                        category_embedding_dim=None, **_) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         checks.one_of(cell_type, "cell_type", CELL_TYPES)
         checks.one_of(scaling, "scaling", SCALINGS)
@@ -222,10 +238,26 @@ class TimeGradModel(nn.Module):
         checks.dropout_rate(dropout_rate, "dropout_rate")
         if num_time_features < 0:
             raise ValueError(f"num_time_features must be >= 0, got {num_time_features}")
+        if isinstance(num_past_feat_dynamic_real, bool) or not isinstance(num_past_feat_dynamic_real, int) \
+                or not 0 <= num_past_feat_dynamic_real <= num_time_features:
+            raise ValueError(f"num_past_feat_dynamic_real must be an integer in [0, num_time_features="
+                             f"{num_time_features}], got {num_past_feat_dynamic_real!r}")
+        StaticFeatures.check_arguments(num_feat_static_real, cardinality, category_embedding_dim)
         NoiseSchedule(beta_schedule, num_diffusion_steps, beta_start, beta_end)
         SamplingOptions(sampler, sampling_steps, eta).check(num_diffusion_steps)
 
     # -- building blocks ----------------------------------------------------------------------------------------
+    def _series_features(self, target_dimension_indicator, feat_static_real, feat_static_cat) -> torch.Tensor:
+        """What the RNN reads about the series at every step: their embeddings and static features, (B, ·)."""
+        emb = self.embedding(target_dimension_indicator).flatten(1)
+        static = self.static_features(feat_static_real, feat_static_cat, emb.shape[0])
+        return emb if static is None else torch.cat([emb, static], dim=-1)
+
+    def _features(self, past_time_feat, future_time_feat) -> torch.Tensor:
+        """(B, past_length + P, F [+ 1]): the step features, past-only covariates hidden on the horizon."""
+        time_feat = torch.cat([past_time_feat, future_time_feat], dim=1)
+        return hide_past_only_covariates(time_feat, past_time_feat.shape[1], self.num_past_feat_dynamic_real)
+
     def _rnn_inputs(
         self, series: torch.Tensor, start: int, end: int, time_feat: torch.Tensor, series_emb: torch.Tensor
     ) -> torch.Tensor:
@@ -261,6 +293,8 @@ class TimeGradModel(nn.Module):
         future_time_feat: torch.Tensor,
         future_target: torch.Tensor,
         future_observed_values: torch.Tensor,
+        feat_static_real: Optional[torch.Tensor] = None,
+        feat_static_cat: Optional[torch.Tensor] = None,
         generator: Optional[torch.Generator] = None,
     ) -> torch.Tensor:
         """ε-MSE over the context and prediction positions (teacher forcing), observed entries only. Scalar.
@@ -272,11 +306,11 @@ class TimeGradModel(nn.Module):
         future_normed = torch.where(future_observed, (future_target - loc) / scale, torch.zeros_like(future_target))
         series = torch.cat([past_normed, future_normed], dim=1)
         observed = torch.cat([past_observed_values, future_observed_values], dim=1)
-        time_feat = torch.cat([past_time_feat, future_time_feat], dim=1)
+        time_feat = self._features(past_time_feat, future_time_feat)
 
         start = self.past_length - self.context_length
         end = self.past_length + future_target.shape[1]
-        emb = self.embedding(target_dimension_indicator).flatten(1)
+        emb = self._series_features(target_dimension_indicator, feat_static_real, feat_static_cat)
         inputs = self._rnn_inputs(series, start, end, time_feat[:, start:end], emb)
         output, _ = self.rnn(inputs)
         cond = self.cond_proj(output)  # (B, T', C)
@@ -300,6 +334,8 @@ class TimeGradModel(nn.Module):
         past_observed_values: torch.Tensor,
         past_time_feat: torch.Tensor,
         future_time_feat: torch.Tensor,
+        feat_static_real: Optional[torch.Tensor] = None,
+        feat_static_cat: Optional[torch.Tensor] = None,
         num_samples: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
         sampling: Optional[SamplingOptions] = None,
@@ -318,8 +354,8 @@ class TimeGradModel(nn.Module):
         B, P, D = past_target.shape[0], future_time_feat.shape[1], self.target_dim
 
         past_normed, loc, scale = self._normalise(past_target, past_observed_values)
-        time_feat = torch.cat([past_time_feat, future_time_feat], dim=1)
-        emb = self.embedding(target_dimension_indicator).flatten(1)
+        time_feat = self._features(past_time_feat, future_time_feat)
+        emb = self._series_features(target_dimension_indicator, feat_static_real, feat_static_cat)
 
         # Warm-up over the context (its last output would condition x at the last past step, which we know).
         start = self.past_length - self.context_length

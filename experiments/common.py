@@ -262,6 +262,13 @@ def _scores(task: ForecastTask, arr: np.ndarray) -> dict:
     # every window/series has H points, so pooled means equal GluonTS's mean of per-series means
     scores.update(nd=ev.nd(x, y), nrmse=ev.nrmse(x, y), mae=ev.mae(x, y), rmse=ev.rmse(x, y),
                   coverage_80=ev.interval_coverage(x, y, alpha=0.2))
+    # calibration of every run: mean |observed − nominal| quantile coverage over 0.05..0.95, the PIT histogram
+    # (10 bins, as fractions: 0.1 each when calibrated) and the central-interval coverages 10..90 %
+    report = ev.calibration(x, y)
+    scores.update(calibration_error=report.calibration_error,
+                  pit_histogram=[round(float(c) / max(report.n, 1), 4) for c in report.bin_counts],
+                  interval_coverage={f"{c:.1f}": round(float(v), 4)
+                                     for c, v in zip(report.nominal, report.interval_coverage)})
     return scores
 
 
@@ -278,9 +285,11 @@ def score_forecasts(task: ForecastTask, samples: Samples) -> dict:
         by sum |target| over all series and windows; ``crps_sum`` (multivariate only): the same on the sum over
         the D series (``m_sum_mean_wQuantileLoss``); ``nd``: sum |y - median| / sum |y|; ``nrmse``: RMSE of the
         sample mean / mean |y|; ``mae``: mean |y - median|; ``rmse``: sqrt(mean (y - sample mean)^2);
-        ``coverage_80``: fraction of targets in [q0.1, q0.9] (GluonTS's sample quantiles); ``num_samples``: S.
+        ``coverage_80``: fraction of targets in [q0.1, q0.9] (GluonTS's sample quantiles); ``calibration_error``,
+        ``pit_histogram`` and ``interval_coverage``: the :func:`tsdiff.evaluation.calibration` report;
+        ``num_samples``: S.
     """
     arr = _as_sample_array(task, samples)
-    scores = {k: float(v) for k, v in _scores(task, arr).items()}
+    scores = {k: v if isinstance(v, (list, dict)) else float(v) for k, v in _scores(task, arr).items()}
     scores["num_samples"] = int(arr.shape[1])
     return scores

@@ -18,7 +18,7 @@ import numpy as np
 from experiments.anchors import ANCHORS, REFERENCE_RUNS
 
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
-METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "coverage_80", "interpolation_mae", "mean_imputation_mae",
+METRICS = ("crps", "crps_sum", "nd", "nrmse", "mae", "rmse", "coverage_80", "calibration_error", "interpolation_mae", "mean_imputation_mae",
            "train_seconds", "sample_seconds")
 
 

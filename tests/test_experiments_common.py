@@ -147,3 +147,17 @@ def test_bad_samples_are_rejected():
         score_forecasts(task, bad)
     with pytest.raises(ValueError, match="not a forecasting benchmark"):
         load_forecast_task("physionet_10")
+
+
+def test_every_run_scores_its_calibration():
+    """Samples drawn from the distribution the targets came from are calibrated (flat PIT, small error); samples
+    with a tenth of the spread are overconfident: the PIT piles up in the outer bins and the error is large."""
+    task = task_from_dataset("synthetic", synthetic(), multivariate=True)
+    rng = np.random.default_rng(1)
+    y = task.test_targets  # (W, H, D), drawn from N(10, 2²)
+    calibrated = score_forecasts(task, rng.normal(10, 2, size=(y.shape[0], 400, *y.shape[1:])))
+    narrow = score_forecasts(task, rng.normal(10, 0.2, size=(y.shape[0], 400, *y.shape[1:])))
+    assert calibrated["calibration_error"] < 0.08 < 0.15 < narrow["calibration_error"]
+    assert sum(calibrated["pit_histogram"]) == pytest.approx(1.0, abs=1e-3)
+    assert narrow["pit_histogram"][0] + narrow["pit_histogram"][-1] > 0.6
+    assert abs(calibrated["interval_coverage"]["0.8"] - 0.8) < 0.12 and narrow["interval_coverage"]["0.8"] < 0.3

@@ -3,6 +3,7 @@ large for memory, and work too long to run without a word."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_non_finite_loss_stops_training_at_its_step(monkeypatch, model_class, cl
     with pytest.raises(tsdiff.NonFiniteLossError, match="training step 5 \\(epoch 2, batch 2\\)") as info:
         model.fit(hourly_frame(120))
     message = str(info.value)
-    assert "lr=0.001" in message and "largest |value| in this batch is 3.3" in message
+    assert "lr=0.001" in message and re.search(r"largest \|value\| in this batch is \d", message)
     assert (info.value.step, info.value.epoch, info.value.batch) == (5, 2, 2)
     assert isinstance(info.value, ValueError)  # the CLI reports it as a one-line error
     with pytest.raises(tsdiff.NotFittedError):  # never a fitted model with NaN weights

@@ -58,12 +58,15 @@ class CSDI(DiffusionForecaster):
         time_limit, validation_fraction, early_stopping_patience: as in :class:`tsdiff.TimeGrad` (the validation
             windows are those whose horizon lies in the held-out tail).
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
-            dim_feedforward, dropout: the transformer denoiser (CSDI's: 64 channels, 4 layers, 8 heads, ...).
+            dim_feedforward, dropout: the transformer denoiser (32 channels, 2 layers, 4 heads: smaller than the
+            paper's 64 / 4 / 8, see ``tsdiff.api.defaults.CSDI_RECIPE``).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (quad 1e-4 → 0.5, 50 steps).
         prediction, baseline, season, baseline_channel: what the denoiser outputs (``"epsilon"``, ``"x0"``, ``"v"``)
             and the residual over a deterministic fill (``"interpolation"``: for the horizon the last value;
-            ``"seasonal"`` with ``season``), optionally also an input channel; see
-            :class:`~tsdiff.models.csdi.CSDIModel`.
+            ``"seasonal"`` with ``season``; ``None``: values), optionally also an input channel; see
+            :class:`~tsdiff.models.csdi.CSDIModel`. The defaults (x₀ over the interpolation, which is also a
+            channel) make an untrained model impute like ``df.interpolate()``; the paper's recipe is
+            ``prediction="epsilon", baseline=None, baseline_channel=False``.
         ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike.
         device, seed, verbose, logger, log_dir, trainer_kwargs: as in :class:`tsdiff.TimeGrad`.
@@ -82,13 +85,13 @@ class CSDI(DiffusionForecaster):
                  lr: float = LEARNING_RATE, time_limit: float | None = None,
                  validation_fraction: float | None = None, early_stopping_patience: int | None = None,
                  # the transformer denoiser
-                 residual_channels: int = 64, residual_layers: int = 4, heads: int = 8,
+                 residual_channels: int = 32, residual_layers: int = 2, heads: int = 4,
                  step_embedding_dim: int = 128, time_embedding_dim: int = 128, feature_embedding_dim: int = 16,
                  dim_feedforward: int = 64, dropout: float = 0.1,
                  # the noise schedule and the default reverse process (predict and impute)
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
-                 beta_end: float = 0.5, prediction: str = "epsilon", baseline: str | None = None,
-                 season: int | None = None, baseline_channel: bool = False, ema_decay: float | None = None,
+                 beta_end: float = 0.5, prediction: str = "x0", baseline: str | None = "interpolation",
+                 season: int | None = None, baseline_channel: bool = True, ema_decay: float | None = None,
                  sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,

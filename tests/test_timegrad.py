@@ -16,7 +16,7 @@ from tsdiff.diffusion import SamplingOptions
 from tsdiff.models.base import DiffusionPredictor
 from tsdiff.models.timegrad import EpsilonTheta, TimeGradEstimator, TimeGradModel, scale_context
 
-from timegrad_helpers import CONTEXT, D, FREQ, LAGS, P, model_inputs, small_model
+from timegrad_helpers import CONTEXT, D, FREQ, LAGS, P, captured_loss_targets, model_inputs, small_model
 
 torch.set_num_threads(1)
 
@@ -117,14 +117,7 @@ def test_increments_loss_diffuses_one_step_changes(monkeypatch):
     inputs = model_inputs(model, with_future=True)
     inputs["future_target"][0, 2, 1] = float("nan")
     inputs["future_observed_values"][0, 2, 1] = 0.0
-    seen = {}
-
-    def capture(denoiser, x0, cond, mask=None, generator=None):
-        seen.update(x0=x0, mask=mask)
-        return x0.sum() * 0
-
-    monkeypatch.setattr(model.diffusion, "training_loss", capture)
-    model.loss(**inputs)
+    seen = captured_loss_targets(monkeypatch, model, inputs)
     loc, scale = scale_context(inputs["past_target"][:, -CONTEXT:], inputs["past_observed_values"][:, -CONTEXT:], "diff")
     full = torch.cat([inputs["past_target"], inputs["future_target"].nan_to_num()], 1)
     start = model.past_length - CONTEXT

@@ -16,7 +16,7 @@ from tsdiff.models.timegrad.estimator import resolve_difference_lag
 from tsdiff.models.timegrad.scaling import IQR_PER_STD, robust_loc_spread
 from tsdiff.nn import ema_decay_at, ema_update
 
-from timegrad_helpers import CONTEXT, D, FREQ, LAGS, P, model_inputs, small_model
+from timegrad_helpers import CONTEXT, D, FREQ, LAGS, P, captured_loss_targets, model_inputs, small_model
 
 torch.set_num_threads(1)
 
@@ -59,14 +59,7 @@ def test_difference_lag_loss_sees_seasonal_residuals(monkeypatch):
     inputs = model_inputs(model, with_future=True, past_spread=2.0)
     inputs["past_target"][1, -20, 0] = float("nan")  # context position 4 of window 1, series 0
     inputs["past_observed_values"][1, -20, 0] = 0.0
-    seen = {}
-
-    def capture(denoiser, x0, cond, mask=None, generator=None):
-        seen.update(x0=x0, mask=mask)
-        return x0.sum() * 0
-
-    monkeypatch.setattr(model.diffusion, "training_loss", capture)
-    model.loss(**inputs)
+    seen = captured_loss_targets(monkeypatch, model, inputs)
     observed = inputs["past_observed_values"][:, -CONTEXT:]
     loc, scale = scale_context(inputs["past_target"][:, -CONTEXT:].nan_to_num(), observed, "std")
     full = torch.cat([inputs["past_target"], inputs["future_target"]], 1)

@@ -33,3 +33,17 @@ def model_inputs(model: TimeGradModel, batch: int = 2, with_future: bool = False
         inputs["future_target"] = 5 + torch.randn(batch, P, D, generator=g)
         inputs["future_observed_values"] = torch.ones(batch, P, D)
     return inputs
+
+
+def captured_loss_targets(monkeypatch, model: TimeGradModel, inputs: dict) -> dict:
+    """Run ``model.loss(**inputs)`` with the diffusion loss replaced by a probe: returns the ``x0`` (the diffused
+    targets) and ``mask`` it was given."""
+    seen = {}
+
+    def capture(denoiser, x0, cond, mask=None, generator=None):
+        seen.update(x0=x0, mask=mask)
+        return x0.sum() * 0
+
+    monkeypatch.setattr(model.diffusion, "training_loss", capture)
+    model.loss(**inputs)
+    return seen

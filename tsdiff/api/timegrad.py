@@ -76,10 +76,12 @@ class TimeGrad(DiffusionForecaster):
         embedding_dim: size of the learned per-series embedding; conditioning_length: width of the RNN state given
             to the denoiser; category_embedding_dim: size of each static category's embedding (default
             min(50, (levels + 1) // 2)).
-        scaling: ``"mean"`` (TimeGrad), ``"std"``, ``"robust"``, ``"diff"`` or ``"none"``; increments: diffuse
-            one-step changes instead of levels (with ``scaling="diff"`` for random-walk-like series).
+        scaling: ``"std"`` (per window: mean and s.d., the default), ``"mean"`` (TimeGrad's), ``"robust"``,
+            ``"diff"`` or ``"none"``; increments: diffuse one-step changes instead of levels (with ``scaling="diff"``
+            for random-walk-like series; it sets ``difference_lag`` to 1).
         difference_lag: s > 0 makes the model generate the residual over the cheap forecast x_{t−s} (1: the last
-            value; ``"season"``: the frequency's season, i.e. seasonal naive); 0: levels.
+            value; ``"season"``, the default: the frequency's season, i.e. seasonal naive); 0: levels (the paper).
+            The defaults depart from the paper's TimeGrad there (``tsdiff.api.defaults.TIMEGRAD_RECIPE``).
         prediction: what the network predicts, ``"epsilon"`` (TimeGrad), ``"x0"`` or ``"v"``.
         ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         lags_seq: target lags (default: GluonTS's lags for the frequency); time_features: GluonTS time features
@@ -120,8 +122,8 @@ class TimeGrad(DiffusionForecaster):
                  # the RNN
                  num_layers: int = 2, hidden_size: int = 40, dropout_rate: float = 0.1, cell_type: str = "LSTM",
                  embedding_dim: int = 1, conditioning_length: int = 100, category_embedding_dim: int | None = None,
-                 scaling: str = "mean",
-                 increments: bool = False, difference_lag: int | str = 0, prediction: str = "epsilon",
+                 scaling: str = "std",
+                 increments: bool = False, difference_lag: int | str = "season", prediction: str = "epsilon",
                  lags_seq: list[int] | None = None, time_features: list | None = None,
                  # the diffusion model and its ε-network
                  num_diffusion_steps: int = 100, beta_schedule: str = "linear", beta_start: float = 1e-4,
@@ -155,6 +157,8 @@ class TimeGrad(DiffusionForecaster):
         from tsdiff.models.timegrad import TimeGradEstimator
 
         params = self._model_params()
+        if params["increments"] and params["difference_lag"] == "season":
+            params["difference_lag"] = 1  # increments=True is the residual over the last value
         num_dynamic = num_covariates
         if is_business_daily(freq):  # calendar features come precomputed with the covariates (see _entry)
             num_dynamic += len(self._time_features(freq))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from experiments import bench, report, run
@@ -180,3 +181,20 @@ def test_bench_survives_a_failing_run(tmp_path):
     ok, summary = bench.run_one("seasonal_naive", "physionet_10", "quick", 0, 1, tmp_path, timeout=120)
     assert not ok and "FAILED (exit 2)" in summary and "does not run on dataset" in summary
     assert (tmp_path / "logs" / "seasonal_naive__physionet_10__quick__seed0.log").exists()
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("ETTh1"), reason="ETTh1 not present")
+def test_pandas_impute_study_scores_the_holes_it_made():
+    """The pandas-defaults imputation study: holes are a seeded fraction of the observed cells, both the model and
+    interpolation are scored on exactly those cells, and a rerun with the same seed gives the same row."""
+    from experiments import pandas_impute as study
+
+    frame = study.load_frame("ETTh1", 150)
+    holed, holes = study.punch_holes(frame, 0.1, seed=0)
+    assert holes.sum() == holed.isna().to_numpy().sum() - frame.isna().to_numpy().sum() > 0
+    assert frame.notna().all().all()  # the source frame is untouched
+    tiny = dict(epochs=1, num_batches_per_epoch=2, residual_channels=8, residual_layers=1, heads=1)
+    row = study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4)
+    assert row["holes"] == int(holes.sum()) and np.isfinite([row["mae"], row["interpolation_mae"]]).all()
+    assert {k: v for k, v in study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4).items() if "seconds" not in k} == \
+        {k: v for k, v in row.items() if "seconds" not in k}

@@ -2,12 +2,13 @@
 
 ``python -m experiments.speed [--preset quick] [--seed 0] [--threads 1] [--out experiments/results/speed]
 [--models timegrad,csdi] [--datasets ...] [--samplers ddim,dpm-solver++] [--steps 20,10,5] [--spacings ...]
-[--loop-samples N] [--set [SCOPE:]KEY=JSON]``
+[--etas 0,1] [--loop-samples N] [--set [SCOPE:]KEY=JSON]``
 
-For each study (TimeGrad and CSDI on exchange_rate_nips, CSDI on PhysioNet 10 %), ONE model is trained with the
-preset's config; then, in the same process, the whole test set is sampled with ddpm over all T steps and with each
-few-step sampler at each step count ≤ T (network calls per reverse run; with each ``--spacings`` entry, default: the
-sampler's own spacing), timed and scored (forecasts: ``experiments.common.score_forecasts``; imputation:
+For each study (by default TimeGrad and CSDI on exchange_rate_nips, CSDI on PhysioNet 10 %; with ``--datasets``,
+each model on each dataset named), ONE model is trained with the preset's config; then, in the same process, the whole
+test set is sampled with ddpm over all T steps and with each few-step sampler at each step count ≤ T (network calls
+per reverse run; with each ``--spacings`` entry, default: the sampler's own spacing, and each ``--etas`` entry, the
+fresh noise per step, default 0), timed and scored (forecasts: ``experiments.common.score_forecasts``; imputation:
 CRPS/MAE on the evaluation targets, ``experiments.models.csdi.imputation_metrics``). The batched sampler (all
 samples of a window go through the network together) is also compared with the reference implementations' loop
 (batch 1, one sample per call): that loop is timed on a few samples of the first window/series and extrapolated
@@ -185,14 +186,15 @@ def build_study(model: str, dataset: str, data, config: dict, seed: int) -> Stud
 
 
 # -- measurements -----------------------------------------------------------------------------------------------------
-def sampler_settings(T: int, samplers=FEW_STEP_SAMPLERS, steps=STEPS, spacings=(None,)) -> list:
+def sampler_settings(T: int, samplers=FEW_STEP_SAMPLERS, steps=STEPS, spacings=(None,), etas=(None,)) -> list:
     """Checked :class:`SamplingOptions`: ddpm over all T steps, then each few-step sampler at each step count ≤ T
-    (and each spacing; ``None``: the sampler's default)."""
+    (and each spacing and each η; ``None``: the sampler's default spacing, η = 0)."""
     settings = [SamplingOptions("ddpm").check(T)]
     for sampler in samplers:
-        for n in steps:
-            if int(n) <= T:
-                settings += [SamplingOptions(sampler, int(n), spacing=sp).check(T) for sp in spacings]
+        for eta in etas:
+            for n in steps:
+                if int(n) <= T:
+                    settings += [SamplingOptions(sampler, int(n), eta=eta, spacing=sp).check(T) for sp in spacings]
     return settings
 
 
@@ -203,7 +205,8 @@ def measure_samplers(study: Study, settings) -> list[dict]:
     for sampling in settings:
         samples, seconds = _timed(study.sample, sampling)
         rows.append(dict(model=study.model, dataset=study.dataset, kind=study.kind, sampler=sampling.sampler,
-                         steps=sampling.sampling_steps, spacing=sampling.spacing, sampling=sampling.to_dict(),
+                         steps=sampling.sampling_steps, spacing=sampling.spacing, eta=sampling.eta,
+                         sampling=sampling.to_dict(),
                          sample_seconds=seconds, num_units=study.num_units, **study.score(samples)))
     for row in rows:
         row["speedup_vs_ddpm"] = rows[0]["sample_seconds"] / row["sample_seconds"]
@@ -260,17 +263,21 @@ def render_markdown(result: dict) -> str:
              "Sampling seconds: the whole test set, all samples of a window/series batched through the network "
              "(one call per step); every row of a model uses the same trained network. CRPS/CRPS-sum: "
              "`experiments.common.score_forecasts`; imputation CRPS/MAE on the evaluation targets.", "",
-             "| model | dataset | sampler | steps | spacing | sampling s | × vs ddpm | CRPS | vs ddpm | CRPS-sum | MAE |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | dataset | sampler | steps | spacing | eta | sampling s | × vs ddpm | CRPS | vs ddpm | CRPS-sum "
+             "| MAE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
+        eta = "" if r["sampler"] == "ddpm" else f"{r.get('eta', 0.0):g}"
         lines.append(f"| {r['model']} | {r['dataset']} | {r['sampler']} | {r['steps']} | {r.get('spacing') or ''}"
+                     f" | {eta}"
                      f" | {_num(r['sample_seconds'], 2)} | {_num(r['speedup_vs_ddpm'], 1)} | {_num(r.get('crps'))}"
                      f" | {r['crps_vs_ddpm']:+.1%} | {_num(r.get('crps_sum'))} | {_num(r.get('mae'))} |")
     lines.append("")
     for st in result["studies"]:
         best = fastest_meeting_rule([r for r in result["rows"] if (r["model"], r["dataset"]) ==
                                      (st["model"], st["dataset"])])
-        verdict = (f"{best['sampler']} with {best['steps']} steps ({best['spacing']}), {best['crps_vs_ddpm']:+.1%} "
+        verdict = (f"{best['sampler']} with {best['steps']} steps ({best['spacing']}, eta {best.get('eta', 0.0):g}), "
+                   f"{best['crps_vs_ddpm']:+.1%} "
                    f"CRPS, {best['speedup_vs_ddpm']:.1f}x faster than ddpm" if best else "none within 3 %")
         lines.append(f"- {st['model']} / {st['dataset']}: fewest steps within 3 % of ddpm's CRPS: {verdict}.")
     lines += ["", "Batched sampler against one sample at a time (batch 1; **looped times are extrapolated**):", "",
@@ -299,13 +306,16 @@ def plot(result: dict, path: Path) -> None:
     for ax, st in zip(axes[0], studies):
         metric = "crps_sum" if st["kind"] == "forecast" else "crps"
         rows = [r for r in result["rows"] if (r["model"], r["dataset"]) == (st["model"], st["dataset"])]
-        for sampler, style in (("ddim", "o-"), ("dpm-solver++", "^-"), ("ddpm", "s")):
-            chosen = sorted((r for r in rows if r["sampler"] == sampler), key=lambda r: r["sample_seconds"])
-            if chosen:
-                ax.plot([r["sample_seconds"] for r in chosen], [r[metric] for r in chosen], style,
-                        label=f"{sampler} (batched)")
+        curves = sorted({(r["sampler"], r.get("eta", 0.0) if r["sampler"] != "ddpm" else None) for r in rows},
+                        key=lambda c: (c[0] != "ddpm", c[0], c[1] or 0.0))
+        for sampler, eta in curves:
+            chosen = sorted((r for r in rows if r["sampler"] == sampler
+                             and (sampler == "ddpm" or r.get("eta", 0.0) == eta)), key=lambda r: r["sample_seconds"])
+            style = {"ddim": "o-", "dpm-solver++": "^-"}.get(sampler, "s")
+            label = sampler if eta is None else f"{sampler} eta={eta:g}"
+            ax.plot([r["sample_seconds"] for r in chosen], [r[metric] for r in chosen], style, label=f"{label} (batched)")
         for r in rows:
-            ax.annotate(f"{r['sampler']} {r['steps']}", (r["sample_seconds"], r[metric]), textcoords="offset points",
+            ax.annotate(f"{r['steps']}", (r["sample_seconds"], r[metric]), textcoords="offset points",
                         xytext=(4, 4), fontsize=8)
         ddpm = next(r for r in rows if r["sampler"] == "ddpm")
         for loop in (r for r in result["loops"] if (r["model"], r["dataset"]) == (st["model"], st["dataset"])):
@@ -354,7 +364,7 @@ def study_config(model: str, dataset: str, preset: str, sets) -> dict:
 
 
 def run_all(plan, config_of: Callable[[str, str], dict], seed: int, samplers=FEW_STEP_SAMPLERS, steps=STEPS,
-            spacings=(None,), loop_samples: Optional[int] = None, data_loader=load_data) -> dict:
+            spacings=(None,), loop_samples: Optional[int] = None, data_loader=load_data, etas=(None,)) -> dict:
     """Train and measure every (model, dataset) of ``plan``: ``{"seed", "samplers", "steps", "studies", "rows",
     "loops"}``.
 
@@ -366,12 +376,21 @@ def run_all(plan, config_of: Callable[[str, str], dict], seed: int, samplers=FEW
         print(f"{model} / {dataset}: training...", flush=True)
         study = build_study(model, dataset, data_loader(dataset, config), config, seed)
         k = loop_samples or int(config.get("speed_loop_samples", LOOP_SAMPLES))
-        settings = sampler_settings(study.diffusion_steps, samplers, steps, spacings)
+        settings = sampler_settings(study.diffusion_steps, samplers, steps, spacings, etas)
         study_rows, loop = run_study(study, settings, k)
         studies.append(study_info(study, config))
         rows += study_rows
         loops.append(loop)
-    return dict(seed=seed, samplers=list(samplers), steps=list(steps), studies=studies, rows=rows, loops=loops)
+    return dict(seed=seed, samplers=list(samplers), steps=list(steps), etas=list(etas), studies=studies, rows=rows,
+                loops=loops)
+
+
+def study_plan(models: list[str], datasets: Optional[list[str]]) -> list[tuple[str, str]]:
+    """The (model, dataset) studies: the default :data:`STUDIES` of ``models``; with ``datasets``, each model on each
+    of them (any forecasting dataset; PhysioNet imputation only for csdi)."""
+    if datasets is None:
+        return [(m, d) for m, d in STUDIES if m in models]
+    return [(m, d) for m in models for d in datasets if m == "csdi" or not d.startswith("physionet_")]
 
 
 def _csv(value: str) -> list[str]:
@@ -390,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=lambda v: [int(x) for x in _csv(v)], default=list(STEPS),
                    help="network calls per reverse run for the few-step samplers")
     p.add_argument("--spacings", type=_csv, default=None, help="timestep spacings (default: each sampler's own)")
+    p.add_argument("--etas", type=lambda v: [float(x) for x in _csv(v)], default=None,
+                   help="fresh noise per step of the few-step samplers, each in [0, 1] (default: 0)")
     p.add_argument("--loop-samples", type=int, default=None,
                    help=f"samples timed in the batch-1 loop (default: the preset's speed_loop_samples, else "
                         f"{LOOP_SAMPLES})")
@@ -404,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # GluonTS's splitter adds offsets to business-day Periods at every prediction call (exchange_rate_nips)
     warnings.filterwarnings("ignore", message="Period with BDay freq is deprecated", category=FutureWarning)
-    plan = [(m, d) for m, d in STUDIES if m in args.models and (args.datasets is None or d in args.datasets)]
+    plan = study_plan(args.models, args.datasets)
     if not plan:
         build_parser().error(f"no study matches --models {args.models} --datasets {args.datasets}")
     import torch
@@ -413,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     sets = parse_sets(args.set)
     result = run_all(plan, lambda m, d: study_config(m, d, args.preset, sets), args.seed, args.samplers, args.steps,
-                     args.spacings or (None,), args.loop_samples)
+                     args.spacings or (None,), args.loop_samples, etas=args.etas or (None,))
     result.update(
         preset=args.preset,
         settings=dict(torch_threads=torch.get_num_threads(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),

@@ -72,3 +72,42 @@ def relative_w2(slope, intercept, ref_slope, ref_intercept):
 def discretisation_error(diffusion, sampling):
     """``relative_w2`` of a deterministic sampler's output against the exact flow's."""
     return relative_w2(*affine_map(diffusion, sampling), *exact_flow_map(diffusion.schedule))
+
+
+def stochastic_map(diffusion, sampling, monkeypatch):
+    """(slope, noise_std, intercept), each (4,), of any sampler under the exact score: its output is exactly
+    N(intercept, slope² + noise_std²) when x_T ~ N(0, 1).
+
+    Every step is affine in x_t and in the fresh noise z_k it draws, so the output is a x_T + Σ_k b_k z_k + c. The
+    samplers draw z through ``tsdiff.diffusion.samplers._gaussian_like``; here it returns unit vectors instead: row 0
+    (x_T = 0, every z = 0) gives c, row 1 (x_T = 1) gives a + c, row 2 + k (only z_k = 1) gives b_k + c.
+    """
+    from tsdiff.diffusion import samplers
+
+    if isinstance(sampling, dict):
+        sampling = SamplingOptions(**sampling)
+    T = diffusion.num_diffusion_steps
+    rows = 2 + T
+    draws = []
+
+    def unit_noise(x, generator):
+        z = torch.zeros_like(x)
+        z[2 + len(draws)] = 1.0
+        draws.append(1)
+        return z
+
+    monkeypatch.setattr(samplers, "_gaussian_like", unit_noise)
+    noise = torch.zeros(rows, len(MU), dtype=torch.float64)
+    noise[1] = 1.0
+    out = diffusion.sample(exact_predictor(diffusion.schedule, diffusion.prediction), noise.shape, sampling=sampling,
+                           noise=noise)
+    monkeypatch.undo()
+    c = out[0]
+    b = out[2:2 + len(draws)] - c
+    return out[1] - c, torch.sqrt((b**2).sum(0)), c
+
+
+def stochastic_error(diffusion, sampling, monkeypatch):
+    """``relative_w2`` of a (stochastic or deterministic) sampler's exact output distribution against the data's."""
+    slope, noise_std, intercept = stochastic_map(diffusion, sampling, monkeypatch)
+    return relative_w2(torch.sqrt(slope**2 + noise_std**2), intercept, STD, MU)

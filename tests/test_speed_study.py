@@ -99,6 +99,16 @@ def test_settings_and_overrides():
     assert [s.sampling_steps for s in speed.sampler_settings(8, ("ddim",), (20, 10, 5))] == [8, 5]
     spaced = speed.sampler_settings(20, ("ddim",), (5,), spacings=("linspace", "trailing"))
     assert [s.spacing for s in spaced[1:]] == ["linspace", "trailing"]
+    noisy = speed.sampler_settings(20, ("dpm-solver++",), (10, 5), etas=(0.0, 1.0))
+    assert [(s.sampler, s.eta, s.sampling_steps) for s in noisy] == [
+        ("ddpm", 0.0, 20), ("dpm-solver++", 0.0, 10), ("dpm-solver++", 0.0, 5), ("dpm-solver++", 1.0, 10),
+        ("dpm-solver++", 1.0, 5)]
+    with pytest.raises(ValueError, match="eta"):
+        speed.sampler_settings(20, ("ddim",), (5,), etas=(2.0,))
+    assert speed.study_plan(["timegrad", "csdi"], None) == list(speed.STUDIES)
+    assert speed.study_plan(["timegrad"], None) == [("timegrad", "exchange_rate_nips")]
+    assert speed.study_plan(["timegrad", "csdi"], ["ETTh1", "physionet_10"]) == [
+        ("timegrad", "ETTh1"), ("csdi", "ETTh1"), ("csdi", "physionet_10")]
     sets = speed.parse_sets(["epochs=1", "csdi:num_samples=4", "csdi/physionet_10:max_test=2"])
     assert sets == [(None, "epochs", 1), ("csdi", "num_samples", 4), ("csdi/physionet_10", "max_test", 2)]
     tg = speed.study_config("timegrad", "exchange_rate_nips", "quick", sets)

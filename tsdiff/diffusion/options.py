@@ -9,8 +9,8 @@ The one rule for step counts: ``sampling_steps`` is the number of network calls 
 runs every diffusion step, so for it ``sampling_steps`` must be left unset or equal T. A step count belongs to the
 sampler it was given with: overriding the sampler without giving a step count does not inherit the default's.
 
-Options that a sampler does not use are ignored by it (as before: ``eta`` only matters to ddim, ``variance`` only to
-ddpm, ``order`` only to dpm-solver++, ``spacing`` to the few-step samplers ddim and dpm-solver++).
+Options that a sampler does not use are ignored by it (``eta`` matters to the few-step samplers ddim and dpm-solver++,
+``variance`` only to ddpm, ``order`` only to dpm-solver++, ``spacing`` to ddim and dpm-solver++).
 """
 from __future__ import annotations
 
@@ -42,10 +42,11 @@ class SamplingOptions:
     :meth:`check` from the built-in defaults.
 
     Attributes:
-        sampler: ``"ddpm"`` (ancestral, all T steps), ``"ddim"`` or ``"dpm-solver++"`` (Lu et al. 2022, a
-            deterministic ODE solver in data-prediction form; the better choice at 5–20 steps).
+        sampler: ``"ddpm"`` (ancestral, all T steps), ``"ddim"`` or ``"dpm-solver++"`` (Lu et al. 2022, an ODE
+            (η = 0) or SDE (η = 1) solver in data-prediction form; the better choice at 5–20 steps).
         sampling_steps: network calls per reverse run (≤ T); unset means all T.
-        eta: DDIM's noise scale in [0, 1] (0: deterministic).
+        eta: fresh noise per step of the few-step samplers, in [0, 1]: 0 is deterministic (DDIM; the DPM-Solver++
+            ODE solver), 1 is ancestral (DDIM: DDPM's posterior over the strided steps; DPM-Solver++: its SDE solver).
         variance: DDPM's σ_t²: ``"posterior"`` (β̃_t) or ``"beta"`` (β_t).
         clip: clamp the predicted x̂₀ to [−clip, clip] at every step (in the model's normalised units); unset or
             ``math.inf``: no clipping.

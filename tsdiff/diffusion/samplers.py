@@ -119,7 +119,8 @@ class DDIMSampler(Sampler):
 
 class DPMSolverPlusPlusSampler(Sampler):
     """DPM-Solver++ (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic
-    Models", arXiv:2211.01095): a deterministic solver of the diffusion ODE written with the data prediction x̂₀.
+    Models", arXiv:2211.01095): a solver of the diffusion ODE (η = 0) or SDE (η > 0, below) written with the data
+    prediction x̂₀.
 
     With α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t) and the half log-SNR λ_t = log(α_t/σ_t), the ODE's exact solution from step s
     to step t is (the paper's Sec. 4.1, data-prediction form)
@@ -133,8 +134,18 @@ class DPMSolverPlusPlusSampler(Sampler):
     is first order. The last step goes from the final index to the data (σ = 0, λ = ∞, so h = ∞ and r = 0): there
     the update is x̂₀ itself, necessarily first order (the authors also lower the order at the end of short runs).
 
-    Coefficients are evaluated as α_t (1 − e^{−h}) = α_t − α_s σ_t/σ_s, which stays finite at σ_t = 0. ε-, x₀- and
-    v-prediction models are all converted to x̂₀ (clipped if asked: the paper's thresholding) before the update.
+    **Stochastic variant (η > 0).** The reverse SDE has the same linear part, and integrating it exactly over the
+    step while holding the data term fixed (as above) gives, with a fresh z ~ N(0, I) per step,
+        x_t = (σ_t/σ_s) e^{−ηh} x_s + α_t (1 − e^{−(1+η)h}) D + σ_t √(1 − e^{−2ηh}) z.
+    η = 0 is the ODE solver above; η = 1 is the SDE solver ("SDE-DPM-Solver++", Lu et al. 2022, and "SEEDS",
+    Gonzalez et al. 2023). At order 1 this is the DDIM step whose fresh-noise variance is σ_t² (1 − e^{−2ηh}), so at
+    η = 1 it equals DDIM with η = 1 step for step (tests/test_diffusion_solvers.py checks both); in between, the two
+    η's parametrise the same family differently. Fresh noise re-randomises what the network got wrong at earlier
+    steps, which is why ancestral samplers forgive an imperfect network better than ODE samplers do.
+
+    Coefficients are evaluated as α_t (1 − e^{−(1+η)h}) = α_t − α_s (σ_t/σ_s) e^{−ηh} with
+    e^{−h} = α_s σ_t / (σ_s α_t), which stay finite at σ_t = 0. ε-, x₀- and v-prediction models are all converted to
+    x̂₀ (clipped if asked: the paper's thresholding) before the update.
 
     Args:
         diffusion: the :class:`~tsdiff.diffusion.GaussianDiffusion` whose schedule is solved.
@@ -142,18 +153,21 @@ class DPMSolverPlusPlusSampler(Sampler):
         order: 1 or 2.
         clip: clamp x̂₀ to [−clip, clip] (``math.inf``: never).
         spacing: see :func:`~tsdiff.diffusion.timesteps.spaced_timesteps` (default ``"logsnr"``, uniform steps in λ).
+        eta: η in [0, 1], the fresh noise per step (0: the deterministic ODE solver; 1: the SDE solver).
     """
 
     def __init__(self, diffusion: "GaussianDiffusion", sampling_steps: int, order: int = 2,
-                 clip: float = math.inf, spacing: str = DEFAULT_SPACING["dpm-solver++"]):
+                 clip: float = math.inf, spacing: str = DEFAULT_SPACING["dpm-solver++"], eta: float = 0.0):
         super().__init__(diffusion, clip)
         self.order = int(order)
         self.spacing = spacing
+        self.eta = float(eta)
         alpha_bars = diffusion.schedule.alpha_bars.numpy()
         self.timesteps = spaced_timesteps(alpha_bars, sampling_steps, spacing)
         # Per step i (from timesteps[i] to the next index, or to the data after the last): the multiplier of x_s,
-        # the multiplier of D, and the weight 1/(2r) of the previous x̂₀ (0 for a first-order step).
-        self._coefs: list[tuple[float, float, float]] = []
+        # the multiplier of D, the weight 1/(2r) of the previous x̂₀ (0 for a first-order step) and the standard
+        # deviation of the fresh noise (0 for the ODE solver and for the last step).
+        self._coefs: list[tuple[float, float, float, float]] = []
         h_prev = None
         for i, t in enumerate(self.timesteps):
             alpha_s, sigma_s = math.sqrt(alpha_bars[t]), math.sqrt(1.0 - alpha_bars[t])
@@ -165,7 +179,10 @@ class DPMSolverPlusPlusSampler(Sampler):
                 alpha_t, sigma_t, h = 1.0, 0.0, math.inf
             second_order = self.order == 2 and h_prev is not None and math.isfinite(h)
             prev_weight = 1.0 / (2.0 * (h_prev / h)) if second_order else 0.0
-            self._coefs.append((sigma_t / sigma_s, alpha_t - alpha_s * sigma_t / sigma_s, prev_weight))
+            decay = (alpha_s * sigma_t / (sigma_s * alpha_t)) ** self.eta  # e^{−ηh}; exactly 1.0 when η = 0
+            noise_std = sigma_t * math.sqrt(max(1.0 - decay**2, 0.0))
+            self._coefs.append((sigma_t / sigma_s * decay, alpha_t - alpha_s * sigma_t / sigma_s * decay, prev_weight,
+                                noise_std))
             h_prev = h
         self.reset()
 
@@ -180,12 +197,15 @@ class DPMSolverPlusPlusSampler(Sampler):
             expected = self.timesteps[i] if i < len(self.timesteps) else "reset() first"
             raise RuntimeError(f"DPM-Solver++ steps must follow its timesteps in order after reset(): got step {t}, "
                                f"expected {expected}")
-        x_scale, d_scale, prev_weight = self._coefs[i]
+        x_scale, d_scale, prev_weight, noise_std = self._coefs[i]
         x0 = self.predicted_x0(model_output, t, x_t)
         d = x0 if prev_weight == 0.0 else (1.0 + prev_weight) * x0 - prev_weight * self._prev_x0
         self._prev_x0 = x0
         self._step_index = i + 1
-        return x_scale * x_t + d_scale * d
+        x_next = x_scale * x_t + d_scale * d
+        if noise_std > 0.0:
+            x_next = x_next + noise_std * _gaussian_like(x_t, generator)
+        return x_next
 
 
 def make_sampler(diffusion: "GaussianDiffusion", sampling: SamplingOptions | None = None) -> Sampler:
@@ -195,6 +215,6 @@ def make_sampler(diffusion: "GaussianDiffusion", sampling: SamplingOptions | Non
         return DDPMSampler(diffusion, variance=options.variance, clip=options.clip)
     if options.sampler == "dpm-solver++":
         return DPMSolverPlusPlusSampler(diffusion, sampling_steps=options.sampling_steps, order=options.order,
-                                        clip=options.clip, spacing=options.spacing)
+                                        clip=options.clip, spacing=options.spacing, eta=options.eta)
     return DDIMSampler(diffusion, sampling_steps=options.sampling_steps, eta=options.eta, clip=options.clip,
                        spacing=options.spacing)

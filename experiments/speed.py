@@ -145,13 +145,14 @@ def forecast_study(model: str, task, config: dict, seed: int) -> Study:
 
 
 def imputation_study(dataset: str, splits: dict, config: dict, seed: int) -> Study:
-    """Fit a ``CSDIImputer`` on ``splits["train"]``; impute the (first ``max_test``) test series' eval targets."""
+    """Fit a ``CSDIImputer`` on ``splits["train"]``; impute the (first ``max_test``) test series' eval targets (with
+    ``split="valid"`` in the config: the validation series', as ``experiments.run`` scores them)."""
     import torch
 
-    from experiments.models.csdi import imputation_metrics
+    from experiments.models.csdi import evaluation_split, imputation_metrics
 
     imputer, train_seconds = _timed(train_csdi_imputer, splits["train"], config, seed)
-    test, n = splits["test"], config.get("max_test")
+    test, n = evaluation_split(splits, dataset, config), config.get("max_test")
     values, given = test.values[:n], test.given_mask[:n]
     target, eval_mask = torch.as_tensor(test.values[:n]), torch.as_tensor(test.eval_mask[:n])
     S, batch = int(config["num_samples"]), config.get("impute_batch_size")

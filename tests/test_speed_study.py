@@ -145,3 +145,16 @@ def test_batched_sampling_makes_T_calls_where_the_loop_makes_T_per_sample(monkey
         for i in range(3):
             study.sample_one(i)
         assert sum(n for _, n in runs) == 3 * T * steps_per_run and {b for b, _ in runs} == {1}
+
+
+def test_imputation_study_scores_the_validation_series_when_asked():
+    """``split="valid"`` (for choosing a default sampler without the test set) imputes the validation series."""
+    splits = imputation_splits()
+    valid = imputation_splits(n=5)["test"]
+    splits["valid"] = valid
+    config = dict(TINY["csdi"], max_test=None)
+    test_study = speed.build_study("csdi", "tiny_imputation", splits, config, seed=0)
+    valid_study = speed.build_study("csdi", "tiny_imputation", splits, dict(config, split="valid"), seed=0)
+    assert (test_study.num_units, valid_study.num_units) == (8, 5)
+    samples = valid_study.sample(SamplingOptions("ddim", 5))
+    assert samples.shape[:2] == (8, 5)  # (samples, series, ...)

@@ -2,7 +2,7 @@
 own defaults, at the same training time, on windows cut from the end of the training part (never the test windows).
 
 ``python -m experiments.pandas_defaults [--datasets ETTh1,ETTm1,weather] [--epochs 20] [--layout joint|panel]
-[--set KEY=JSON ...] [--seed 0] [--out FILE]``
+[--set KEY=JSON ...] [--samplers ddpm,dpm-solver++:10:1] [--seed 0] [--out FILE]``
 
 What the pandas API does with a wide frame and no arguments is rebuilt here at the estimator level, with the
 settings of ``RECOMMENDED`` (what this study proposes the API should pass), context = prediction length,
@@ -51,7 +51,9 @@ def _score(task, per_entry: list[np.ndarray], seconds: float, name: str, extra: 
     return {"model": name, "train_seconds": round(seconds, 1), **extra, **metrics}
 
 
-def run_timegrad(task, epochs: int, settings: dict, seed: int, layout: str = "panel") -> dict:
+def run_timegrad(task, epochs: int, settings: dict, seed: int, layout: str = "panel", samplings=None) -> list[dict]:
+    """Train TimeGrad as the pandas API would; one row per entry of ``samplings`` (SamplingOptions; None: the
+    estimator's default sampler), each scored on the same trained network."""
     from experiments.common import score_forecasts
     from tsdiff.models.timegrad import TimeGradEstimator
 
@@ -70,14 +72,32 @@ def run_timegrad(task, epochs: int, settings: dict, seed: int, layout: str = "pa
         predictor = estimator.train(series, cache_data=True)
         seconds = time.perf_counter() - started
     extra = {"batches": epochs * BATCHES_PER_EPOCH, "layout": layout, **settings}
-    if joint:
-        windows = [np.asarray(f.samples) for f in predictor.predict(task.window_inputs(), num_samples=NUM_SAMPLES,
-                                                                     seed=seed)]  # W × (S, H, D)
-        return {"model": "timegrad", "train_seconds": round(seconds, 1), **extra,
-                **score_forecasts(task, windows)}
-    inputs = [{**e, "target": e["target"][None, :]} for e in task.test_inputs()]
-    samples = [np.asarray(f.samples)[..., 0] for f in predictor.predict(inputs, num_samples=NUM_SAMPLES, seed=seed)]
-    return _score(task, samples, seconds, "timegrad", extra)
+    rows = []
+    for sampling in samplings or [None]:  # every sampler on the same trained network
+        started = time.perf_counter()
+        if joint:
+            windows = [np.asarray(f.samples) for f in predictor.predict(
+                task.window_inputs(), num_samples=NUM_SAMPLES, seed=seed, sampling=sampling)]  # W × (S, H, D)
+            metrics = score_forecasts(task, windows)
+        else:
+            inputs = [{**e, "target": e["target"][None, :]} for e in task.test_inputs()]
+            samples = [np.asarray(f.samples)[..., 0]
+                       for f in predictor.predict(inputs, num_samples=NUM_SAMPLES, seed=seed, sampling=sampling)]
+            metrics = score_forecasts(task, task.stack_entry_samples(samples))
+        used = predictor.sampling_options(sampling)
+        rows.append({"model": "timegrad", "train_seconds": round(seconds, 1), **extra,
+                     "sampling": used.to_dict(), "sample_seconds": round(time.perf_counter() - started, 2), **metrics})
+    return rows
+
+
+def parse_sampling(text: str):
+    """``NAME[:STEPS[:ETA]]`` (e.g. ``ddpm``, ``dpm-solver++:10:1``) as :class:`~tsdiff.diffusion.SamplingOptions`."""
+    from tsdiff.diffusion import SamplingOptions
+
+    name, *rest = text.split(":")
+    steps = int(rest[0]) if rest and rest[0] else None
+    eta = float(rest[1]) if len(rest) > 1 else None
+    return SamplingOptions(name, steps, eta)
 
 
 def run_deepar(task, seed: int, max_seconds: float | None) -> dict:
@@ -110,6 +130,9 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a RECOMMENDED entry")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-deepar-defaults", action="store_true")
+    p.add_argument("--samplers", default=None,
+                   help="comma-separated NAME[:STEPS[:ETA]] (e.g. ddpm,dpm-solver++:10:1): score each on the same "
+                        "trained TimeGrad (default: the estimator's own sampler)")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
 
@@ -121,8 +144,9 @@ def main(argv=None) -> list[dict]:
     rows = []
     for dataset in args.datasets.split(","):
         task = load_forecast_task(dataset, prediction_length=PREDICTION_LENGTH, split="valid")
-        timegrad = run_timegrad(task, args.epochs, settings, args.seed, args.layout)
-        runs = [timegrad] if args.skip_deepar else [timegrad, run_deepar(task, args.seed, timegrad["train_seconds"])]
+        timegrad = run_timegrad(task, args.epochs, settings, args.seed, args.layout,
+                                [parse_sampling(x) for x in args.samplers.split(",")] if args.samplers else None)
+        runs = timegrad if args.skip_deepar else [*timegrad, run_deepar(task, args.seed, timegrad[0]["train_seconds"])]
         if not (args.skip_deepar or args.skip_deepar_defaults):
             runs.append(run_deepar(task, args.seed, None))
         for row in runs:

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import tsdiff
 from tsdiff.api.params import param_defaults, param_names
+from tsdiff.diffusion import SamplingOptions
 from tsdiff.models.csdi import MODEL_DEFAULTS
 from tsdiff.models.timegrad import TimeGradEstimator
 
@@ -24,6 +25,7 @@ from api_helpers import CSDI_FAST, FAST, hourly_frame
 ROOT = Path(__file__).resolve().parents[1]
 H = 4
 # TimeGradEstimator arguments the pandas TimeGrad sets itself (from the data, predict's arguments or validation)
+SAMPLING_FIELDS = ("sampler", "sampling_steps", "eta")  # unset in the pandas models: api/defaults.py's choice
 SET_BY_THE_API = {"freq", "prediction_length", "target_dim", "num_feat_dynamic_real", "num_past_feat_dynamic_real",
                   "num_feat_static_real", "cardinality", "prediction_batch_size",
                   "num_parallel_samples", "train_sampler", "validation_sampler", "num_batches_per_epoch", "seed",
@@ -57,7 +59,7 @@ def test_timegrad_mirrors_its_estimator():
         if name in SET_BY_THE_API:
             continue
         assert name in ours, f"TimeGrad lacks TimeGradEstimator's {name}"
-        expected = TIMEGRAD_RECIPE.get(name, default)
+        expected = None if name in SAMPLING_FIELDS else TIMEGRAD_RECIPE.get(name, default)
         assert ours[name] == expected, f"{name}: TimeGrad {ours[name]!r}, expected {expected!r}"
 
 
@@ -69,8 +71,29 @@ def test_csdi_mirrors_the_model_defaults():
     ours = param_defaults(tsdiff.CSDI)
     assert set(CSDI_RECIPE) <= set(MODEL_DEFAULTS)
     for name, default in MODEL_DEFAULTS.items():
-        expected = CSDI_RECIPE.get(name, default)
+        expected = None if name in SAMPLING_FIELDS else CSDI_RECIPE.get(name, default)
         assert ours[name] == expected, f"{name}: CSDI {ours.get(name)!r}, expected {expected!r}"
+
+
+@pytest.mark.parametrize("cls,name", [(tsdiff.TimeGrad, "TIMEGRAD_SAMPLING"), (tsdiff.CSDI, "CSDI_SAMPLING")])
+def test_unset_sampler_is_the_recipes_and_a_given_sampler_keeps_its_own_defaults(cls, name):
+    """``sampler``/``sampling_steps``/``eta`` left unset (None, what get_params shows) mean api/defaults.py's measured
+    choice; a sampler given alone does not inherit that choice's step count or η."""
+    from tsdiff.api import defaults
+
+    recipe = SamplingOptions(**getattr(defaults, name))
+    T = param_defaults(cls)["num_diffusion_steps"]
+    model = cls(prediction_length=H)
+    assert (model.sampler, model.sampling_steps, model.eta) == (None, None, None)
+    assert model.default_sampling() == recipe
+    assert cls(prediction_length=H, sampler="ddpm").default_sampling().check(T) == SamplingOptions("ddpm").check(T)
+    assert cls(prediction_length=H, sampler="ddim").default_sampling().check(T) == \
+        SamplingOptions("ddim", T, 0.0).check(T)
+    if recipe.sampler != "ddpm":
+        assert cls(prediction_length=H, sampling_steps=20).default_sampling() == \
+            SamplingOptions(recipe.sampler, 20, recipe.eta)
+        assert cls(prediction_length=H, eta=0.0).default_sampling() == \
+            SamplingOptions(recipe.sampler, recipe.sampling_steps, 0.0)
 
 
 @pytest.mark.parametrize("cls,fast", [(tsdiff.TimeGrad, FAST), (tsdiff.CSDI, CSDI_FAST)])

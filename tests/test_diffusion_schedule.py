@@ -183,14 +183,16 @@ def test_sampler_switch_drops_the_defaults_spacing():
     "call,expected",
     [
         (SamplingOptions(), DEFAULTS),  # nothing given: the model's defaults
-        (SamplingOptions("ddpm"), SamplingOptions("ddpm", None, 0.5)),  # a step count belongs to its sampler
-        (SamplingOptions("ddpm", 7), SamplingOptions("ddpm", 7, 0.5)),  # kept, and refused by check() below
+        (SamplingOptions("ddpm"), SamplingOptions("ddpm", None, None)),  # a step count and η belong to their sampler
+        (SamplingOptions("ddpm", 7), SamplingOptions("ddpm", 7, None)),  # kept, and refused by check() below
         (SamplingOptions("ddim", 20, 0.0), SamplingOptions("ddim", 20, 0.0)),  # eta 0 is a value, not "unset"
         (SamplingOptions(sampling_steps=5), SamplingOptions("ddim", 5, 0.5)),
         (SamplingOptions(clip=3.0), SamplingOptions("ddim", 10, 0.5, clip=3.0)),
         (SamplingOptions(spacing="logsnr"), SamplingOptions("ddim", 10, 0.5, spacing="logsnr")),
-        # a spacing, like a step count, belongs to its sampler; other fields carry over
-        (SamplingOptions("dpm-solver++", order=1), SamplingOptions("dpm-solver++", None, 0.5, order=1)),
+        # a spacing and η, like a step count, belong to their sampler; other fields carry over
+        (SamplingOptions("dpm-solver++", order=1), SamplingOptions("dpm-solver++", None, None, order=1)),
+        (SamplingOptions("dpm-solver++", eta=1.0, clip=2.0), SamplingOptions("dpm-solver++", None, 1.0, clip=2.0)),
+        (SamplingOptions(sampling_steps=5, eta=0.0), SamplingOptions("ddim", 5, 0.0)),
     ],
 )
 def test_sampling_options_resolve(call, expected):

@@ -198,3 +198,59 @@ def test_pandas_impute_study_scores_the_holes_it_made():
     assert row["holes"] == int(holes.sum()) and np.isfinite([row["mae"], row["interpolation_mae"]]).all()
     assert {k: v for k, v in study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4).items() if "seconds" not in k} == \
         {k: v for k, v in row.items() if "seconds" not in k}
+
+
+TINY_TIMEGRAD = dict(scaling="std", difference_lag="season", num_diffusion_steps=10, hidden_size=8, num_layers=1,
+                     residual_layers=2, residual_channels=4, conditioning_length=8)
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("ETTh1"), reason="ETTh1 not present")
+def test_pandas_defaults_study_scores_each_sampler_on_one_trained_network(monkeypatch):
+    """experiments.pandas_defaults: one training, one row per sampler (the options each row used are recorded),
+    every validation window scored; the same seed gives the same rows; DeepAR at "the same training time" gets a
+    time limit, not a batch count."""
+    from experiments import pandas_defaults as study
+    from experiments.common import load_forecast_task
+
+    monkeypatch.setattr(study, "BATCHES_PER_EPOCH", 2)
+    monkeypatch.setattr(study, "NUM_SAMPLES", 4)
+    task = load_forecast_task("ETTh1", prediction_length=study.PREDICTION_LENGTH, split="valid")
+    samplings = [study.parse_sampling(x) for x in ("ddpm", "dpm-solver++:5:1", "ddim:5")]
+    rows = study.run_timegrad(task, 1, TINY_TIMEGRAD, 0, "panel", samplings)
+    used = [(r["sampling"]["sampler"], r["sampling"]["sampling_steps"], r["sampling"]["eta"]) for r in rows]
+    assert used == [("ddpm", 10, 0.0), ("dpm-solver++", 5, 1.0), ("ddim", 5, 0.0)]
+    assert len({r["train_seconds"] for r in rows}) == 1 and all(r["batches"] == 2 for r in rows)
+    assert all(np.isfinite(r["crps"]) and r["crps"] > 0 for r in rows)
+    assert len({r["crps"] for r in rows}) == 3  # three samplers, three different forecasts
+    again = study.run_timegrad(task, 1, TINY_TIMEGRAD, 0, "panel", samplings[:1])
+    assert again[0]["crps"] == rows[0]["crps"]
+    joint = study.run_timegrad(task, 1, TINY_TIMEGRAD, 0, "joint")
+    assert joint[0]["layout"] == "joint" and joint[0]["crps"] != rows[0]["crps"]
+
+    calls = []
+
+    class Recording:
+        def __init__(self, **kwargs):
+            calls.append(kwargs)
+            raise RuntimeError("stop")
+
+    monkeypatch.setattr("gluonts.torch.model.deepar.DeepAREstimator", Recording)
+    with pytest.raises(RuntimeError, match="stop"):
+        study.run_deepar(task, 0, 12.3)
+    trainer = calls[0]["trainer_kwargs"]
+    assert trainer["max_time"] == {"seconds": 13} and trainer["max_epochs"] >= 10**6
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("ETTh1"), reason="ETTh1 not present")
+def test_equal_budget_counts_the_batches_it_times(capsys):
+    """experiments.equal_budget: both models train the asked number of batches per round, and DeepAR's batch count
+    is TimeGrad's preset budget times the measured seconds-per-batch ratio."""
+    from experiments import equal_budget
+
+    result = equal_budget.main(["--dataset", "ETTh1", "--batches", "2", "--rounds", "2"])
+    assert len(result["rounds"]) == 2
+    per_batch = result["seconds_per_batch"]
+    assert result["ratio"] == pytest.approx(per_batch["timegrad"] / per_batch["deepar"])
+    assert result["timegrad_batches"] == 20 * 50  # the cpu preset: 20 epochs x 50 batches
+    assert result["deepar_batches"] == round(result["timegrad_batches"] * result["ratio"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == json.loads(json.dumps(result))

@@ -70,7 +70,7 @@ def _verbosity(args) -> int:
 
 def _sampling(args) -> dict:
     """The reverse process asked for on the command line (unset: the model's default)."""
-    return dict(sampler=args.sampler, sampling_steps=args.sampling_steps)
+    return dict(sampler=args.sampler, sampling_steps=args.sampling_steps, eta=args.eta)
 
 
 def _load(args):
@@ -250,6 +250,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -281,7 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--seed", type=int, default=0, help="seeds training and sampling (default 0)")
     common.add_argument("--sampler", choices=SAMPLERS, help="reverse process (default: the model's)")
     common.add_argument("--sampling-steps", type=_positive_int,
-                        help="network calls per sample for ddim / dpm-solver++ (default: all diffusion steps)")
+                        help="network calls per sample for ddim / dpm-solver++ (default: the model's; a --sampler "
+                             "given alone: all diffusion steps)")
+    common.add_argument("--eta", type=_unit_float,
+                        help="fresh noise per step of ddim / dpm-solver++, in [0, 1] (default: the model's; a "
+                             "--sampler given alone: 0)")
     common.add_argument("--plot", help="write a PNG chart here")
     common.add_argument("--variables", help=f"comma-separated columns --plot draws (default: all, at most "
                                             f"{_PLOT_MAX}; the chart's title names them)")

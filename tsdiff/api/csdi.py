@@ -10,7 +10,7 @@ from tsdiff import checks
 from tsdiff.diffusion import SamplingOptions
 
 from .covariates import FUTURE, PAST, Covariates, predict_covariates
-from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
+from .defaults import CSDI_SAMPLING, EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .imputation import Imputation
 from .model import DiffusionForecaster
@@ -68,7 +68,8 @@ class CSDI(DiffusionForecaster):
             channel) make an untrained model impute like ``df.interpolate()``; the paper's recipe is
             ``prediction="epsilon", baseline=None, baseline_channel=False``.
         ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
-        sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike.
+        sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike (unset:
+            ``tsdiff.api.defaults.CSDI_SAMPLING``).
         device, seed, verbose, logger, log_dir, trainer_kwargs: as in :class:`tsdiff.TimeGrad`.
 
     Fitted attributes: as :class:`tsdiff.TimeGrad`'s (``predictor_`` is a
@@ -76,6 +77,7 @@ class CSDI(DiffusionForecaster):
     """
 
     name = "CSDI"
+    DEFAULT_SAMPLING = CSDI_SAMPLING
     supported_covariates = (FUTURE, PAST)
     DEPRECATED = ("num_steps", "progress", "diffusion_steps", "channels", "layers")
 
@@ -92,7 +94,7 @@ class CSDI(DiffusionForecaster):
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
                  beta_end: float = 0.5, prediction: str = "x0", baseline: str | None = "interpolation",
                  season: int | None = None, baseline_channel: bool = True, ema_decay: float | None = None,
-                 sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
+                 sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
                  log_dir: str = "tsdiff_logs", trainer_kwargs: dict | None = None, **deprecated) -> None:
@@ -121,7 +123,7 @@ class CSDI(DiffusionForecaster):
         device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
         params = self._model_params()
         params.pop("ema_decay")  # a training setting: it goes to fit
-        return dict(device=device, sampler=self.sampler, sampling_steps=self.sampling_steps, **params)
+        return dict(device=device, **self._sampling_kwargs(), **params)
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
     def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:

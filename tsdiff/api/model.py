@@ -63,8 +63,10 @@ class DiffusionForecaster(BaseEstimator):
     DEPRECATED = ("num_steps", "progress")
     #: The arguments every model has; the rest of a model's signature are its network's (``_model_params``).
     COMMON = ("prediction_length", "freq", "context_length", "epochs", "batch_size", "num_batches_per_epoch", "lr",
-              "time_limit", "validation_fraction", "early_stopping_patience", "sampler", "sampling_steps", "device",
-              "seed", "verbose", "logger", "log_dir", "trainer_kwargs")
+              "time_limit", "validation_fraction", "early_stopping_patience", "sampler", "sampling_steps", "eta",
+              "device", "seed", "verbose", "logger", "log_dir", "trainer_kwargs")
+    #: The reverse process used when ``sampler``, ``sampling_steps`` and ``eta`` are left unset (``tsdiff.api.defaults``).
+    DEFAULT_SAMPLING: dict = {}
 
     def _validate(self) -> None:
         """Check every constructor argument (TypeError/ValueError naming it); builds no network, moves no RNG."""
@@ -241,6 +243,19 @@ class DiffusionForecaster(BaseEstimator):
     def _require_fitted(self):
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(y) first")
+
+    def default_sampling(self) -> SamplingOptions:
+        """The model's default reverse process: the constructor's ``sampler``/``sampling_steps``/``eta`` laid over
+        :attr:`DEFAULT_SAMPLING` (a sampler given without steps or η keeps its own defaults for them)."""
+        return SamplingOptions(self.sampler, self.sampling_steps, self.eta).resolve(
+            SamplingOptions(**self.DEFAULT_SAMPLING))
+
+    def _sampling_kwargs(self) -> dict:
+        """:meth:`default_sampling` as the backend's ``sampler``/``sampling_steps``/``eta`` arguments (unset fields
+        left out: the backend's own defaults apply)."""
+        sampling = self.default_sampling()
+        given = dict(sampler=sampling.sampler, sampling_steps=sampling.sampling_steps, eta=sampling.eta)
+        return {k: v for k, v in given.items() if v is not None}
 
     def _sampling(self, sampling, sampler, sampling_steps, eta, kwargs: dict) -> SamplingOptions:
         """Per-call sampling options: the fields over ``sampling`` (``num_steps`` is the deprecated name of

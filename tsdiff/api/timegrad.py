@@ -16,7 +16,7 @@ from tsdiff.quiet import quiet_lightning
 
 from .console import network_calls, sampling_progress
 from .covariates import FUTURE, PAST, STATIC, Covariates
-from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
+from .defaults import EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED, TIMEGRAD_SAMPLING
 from .grid import Grid
 from .model import RUN_ONLY_PARAMS, DiffusionForecaster
 from .panel import validation_cuts
@@ -89,8 +89,10 @@ class TimeGrad(DiffusionForecaster):
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (linear 1e-4 → 0.1, 100 steps).
         residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network (8, 8, 2).
         weight_decay, lr_schedule: Adam's weight decay (1e-6) and the learning-rate schedule (``"onecycle"``).
-        sampler, sampling_steps, eta: default reverse process for ``predict`` (``"ddpm"``; ``"ddim"`` or
-            ``"dpm-solver++"`` with ``sampling_steps`` is faster).
+        sampler, sampling_steps, eta: default reverse process for ``predict``. Unset: DPM-Solver++ with 10 network
+            calls and fresh noise (η = 1), ~10× faster than ``"ddpm"`` over all 100 steps and as accurate on the
+            validation windows measured (``tsdiff.api.defaults.TIMEGRAD_SAMPLING``); ``sampler="ddpm"`` is the
+            paper's. A sampler given alone gets its own step count and η (ddim: all steps, η = 0).
         device: ``"auto"`` (GPU if present), ``"cpu"``, ``"cuda"``/``"gpu"`` or ``"mps"``.
         seed: seeds training (in a fork: the caller's random streams are left as they were) and, by default,
             sampling; equal seeds give identical forecasts on CPU.
@@ -112,6 +114,7 @@ class TimeGrad(DiffusionForecaster):
     """
 
     name = "TimeGrad"
+    DEFAULT_SAMPLING = TIMEGRAD_SAMPLING
     supported_covariates = panel_covariates = (FUTURE, PAST, STATIC)
 
     def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
@@ -131,7 +134,7 @@ class TimeGrad(DiffusionForecaster):
                  dilation_cycle_length: int = 2, cond_upsampler_dim: int | None = None,
                  weight_decay: float = 1e-6, lr_schedule: str = "onecycle", ema_decay: float | None = None,
                  # the reverse process predict uses by default
-                 sampler: str = "ddpm", sampling_steps: int | None = None, eta: float = 0.0,
+                 sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
                  log_dir: str = "tsdiff_logs", trainer_kwargs: dict | None = None, **deprecated) -> None:
@@ -171,8 +174,8 @@ class TimeGrad(DiffusionForecaster):
             context_length=self.context_length, num_feat_dynamic_real=num_dynamic,
             num_past_feat_dynamic_real=num_past_covariates, num_feat_static_real=num_static_real,
             cardinality=cardinality, lr=self.lr,
-            batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch, sampler=self.sampler,
-            sampling_steps=self.sampling_steps, seed=self.seed, validation_sampler=validation_sampler,
+            batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch, seed=self.seed,
+            validation_sampler=validation_sampler, **self._sampling_kwargs(),
             trainer_kwargs=trainer_kwargs(self.epochs, device=self.device, workdir=workdir, **(extra or {})),
             **params)
 

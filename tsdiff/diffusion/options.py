@@ -6,8 +6,9 @@ schedule with :meth:`SamplingOptions.check`, and handed to :meth:`GaussianDiffus
 sampler object from it once per call.
 
 The one rule for step counts: ``sampling_steps`` is the number of network calls of one reverse run. ``"ddpm"`` always
-runs every diffusion step, so for it ``sampling_steps`` must be left unset or equal T. A step count belongs to the
-sampler it was given with: overriding the sampler without giving a step count does not inherit the default's.
+runs every diffusion step, so for it ``sampling_steps`` must be left unset or equal T. A step count (and a spacing
+and an η) belongs to the sampler it was given with: overriding the sampler without giving them does not inherit
+the default's.
 
 Options that a sampler does not use are ignored by it (``eta`` matters to the few-step samplers ddim and dpm-solver++,
 ``variance`` only to ddpm, ``order`` only to dpm-solver++, ``spacing`` to ddim and dpm-solver++).
@@ -74,8 +75,9 @@ class SamplingOptions:
 
     def resolve(self, defaults: "SamplingOptions | None") -> "SamplingOptions":
         """These options laid over ``defaults``: every field left ``None`` here is taken from ``defaults``, except
-        that a sampler given here without a step count or spacing does not inherit the defaults' (they belong to
-        the sampler they were given with)."""
+        that a sampler given here without a step count, spacing or η does not inherit the defaults' (they belong to
+        the sampler they were given with: a model whose default is the stochastic dpm-solver++ still gives
+        ``sampler="ddim"`` its usual deterministic η = 0)."""
         if defaults is None:
             return self
         merged = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -83,7 +85,7 @@ class SamplingOptions:
             if value is None:
                 merged[name] = getattr(defaults, name)
         if self.sampler is not None and self.sampler != defaults.sampler:
-            for name in ("sampling_steps", "spacing"):
+            for name in ("sampling_steps", "spacing", "eta"):
                 if getattr(self, name) is None:
                     merged[name] = None
         return SamplingOptions(**merged)

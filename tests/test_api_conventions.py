@@ -90,6 +90,8 @@ def test_unset_sampler_is_the_recipes_and_a_given_sampler_keeps_its_own_defaults
     assert cls(prediction_length=H, sampler="ddim").default_sampling().check(T) == \
         SamplingOptions("ddim", T, 0.0).check(T)
     if recipe.sampler != "ddpm":
+        short = cls(prediction_length=H, num_diffusion_steps=4)  # the default step count is capped at T
+        assert short.default_sampling() == SamplingOptions(recipe.sampler, 4, recipe.eta)
         assert cls(prediction_length=H, sampling_steps=20).default_sampling() == \
             SamplingOptions(recipe.sampler, 20, recipe.eta)
         assert cls(prediction_length=H, eta=0.0).default_sampling() == \

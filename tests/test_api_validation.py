@@ -127,7 +127,7 @@ PREDICT_CASES = {
     "quantile nan": (dict(quantiles=(float("nan"),)), ValueError, "between 0 and 1"),
     "quantile string": (dict(quantiles="0.5"), TypeError, "quantiles"),
     "quantiles empty": (dict(quantiles=()), ValueError, "empty"),
-    "ddpm with steps": (dict(sampling_steps=5), ValueError, "ddim"),
+    "ddpm with steps": (dict(sampler="ddpm", sampling_steps=5), ValueError, "ddim"),
     "sampler": (dict(sampler="euler"), ValueError, "sampler"),
     "seed": (dict(seed=1.5), TypeError, "seed"),
     "other variables": (dict(y=hourly_frame(columns=("a", "z"))), ValueError, "variables"),

@@ -5,7 +5,9 @@ seeded prediction, :class:`Forecast` assembly, the model file — lives here onc
 """
 from __future__ import annotations
 
+import dataclasses
 import io
+import numbers
 import os
 import shutil
 import tempfile
@@ -246,9 +248,14 @@ class DiffusionForecaster(BaseEstimator):
 
     def default_sampling(self) -> SamplingOptions:
         """The model's default reverse process: the constructor's ``sampler``/``sampling_steps``/``eta`` laid over
-        :attr:`DEFAULT_SAMPLING` (a sampler given without steps or η keeps its own defaults for them)."""
-        return SamplingOptions(self.sampler, self.sampling_steps, self.eta).resolve(
+        :attr:`DEFAULT_SAMPLING` (a sampler given without steps or η keeps its own defaults for them). The default
+        step count is capped at the model's ``num_diffusion_steps``, so a short schedule alone is never refused."""
+        options = SamplingOptions(self.sampler, self.sampling_steps, self.eta).resolve(
             SamplingOptions(**self.DEFAULT_SAMPLING))
+        T, steps = self.num_diffusion_steps, options.sampling_steps
+        if self.sampling_steps is None and _is_int(T) and _is_int(steps) and 0 < T < steps:
+            options = dataclasses.replace(options, sampling_steps=T)
+        return options
 
     def _sampling_kwargs(self) -> dict:
         """:meth:`default_sampling` as the backend's ``sampler``/``sampling_steps``/``eta`` arguments (unset fields
@@ -446,3 +453,7 @@ def load(path: str | os.PathLike, device: str | None = None) -> DiffusionForecas
         return cls._load(manifest, directory, device)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

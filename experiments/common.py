@@ -52,6 +52,17 @@ class ConfigError(ValueError):
     """A config value a runner refuses; ``experiments.run`` reports it as a usage error (exit status 2)."""
 
 
+def parse_sampling(text: str):
+    """``NAME[:STEPS[:ETA]]`` (e.g. ``ddpm``, ``dpm-solver++:10:1``) as :class:`~tsdiff.diffusion.SamplingOptions`
+    (the studies' ``--samplers`` lists)."""
+    from tsdiff.diffusion import SamplingOptions
+
+    name, *rest = text.split(":")
+    steps = int(rest[0]) if rest and rest[0] else None
+    eta = float(rest[1]) if len(rest) > 1 else None
+    return SamplingOptions(name, steps, eta)
+
+
 @contextmanager
 def config_errors(model: str):
     """Turn a ValueError/TypeError raised inside (a model constructor refusing a hyperparameter) into a

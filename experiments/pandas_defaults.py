@@ -90,16 +90,6 @@ def run_timegrad(task, epochs: int, settings: dict, seed: int, layout: str = "pa
     return rows
 
 
-def parse_sampling(text: str):
-    """``NAME[:STEPS[:ETA]]`` (e.g. ``ddpm``, ``dpm-solver++:10:1``) as :class:`~tsdiff.diffusion.SamplingOptions`."""
-    from tsdiff.diffusion import SamplingOptions
-
-    name, *rest = text.split(":")
-    steps = int(rest[0]) if rest and rest[0] else None
-    eta = float(rest[1]) if len(rest) > 1 else None
-    return SamplingOptions(name, steps, eta)
-
-
 def run_deepar(task, seed: int, max_seconds: float | None) -> dict:
     import lightning.pytorch as pl
     from gluonts.torch.model.deepar import DeepAREstimator
@@ -118,7 +108,7 @@ def run_deepar(task, seed: int, max_seconds: float | None) -> dict:
 
 
 def main(argv=None) -> list[dict]:
-    from experiments.common import load_forecast_task
+    from experiments.common import load_forecast_task, parse_sampling
     from experiments.run import parse_overrides
 
     p = argparse.ArgumentParser(prog="python -m experiments.pandas_defaults", description=__doc__.splitlines()[0])

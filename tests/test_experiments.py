@@ -198,6 +198,13 @@ def test_pandas_impute_study_scores_the_holes_it_made():
     assert row["holes"] == int(holes.sum()) and np.isfinite([row["mae"], row["interpolation_mae"]]).all()
     assert {k: v for k, v in study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4).items() if "seconds" not in k} == \
         {k: v for k, v in row.items() if "seconds" not in k}
+    from experiments.common import parse_sampling
+
+    rows = study.run("ETTh1", 150, 0.1, 0, tiny, 4, [parse_sampling("ddpm"), parse_sampling("dpm-solver++:3:1")])
+    assert [(r["sampling"]["sampler"], r["sampling"]["sampling_steps"]) for r in rows] == [("ddpm", None),
+                                                                                           ("dpm-solver++", 3)]
+    assert rows[0]["mae"] == row["mae"]  # the model's default sampler (CSDI: ddpm) is what the plain run used
+    assert len({r["train_seconds"] for r in rows}) == 1 and rows[1]["mae"] != rows[0]["mae"]
 
 
 TINY_TIMEGRAD = dict(scaling="std", difference_lag="season", num_diffusion_steps=10, hidden_size=8, num_layers=1,
@@ -210,12 +217,12 @@ def test_pandas_defaults_study_scores_each_sampler_on_one_trained_network(monkey
     every validation window scored; the same seed gives the same rows; DeepAR at "the same training time" gets a
     time limit, not a batch count."""
     from experiments import pandas_defaults as study
-    from experiments.common import load_forecast_task
+    from experiments.common import load_forecast_task, parse_sampling
 
     monkeypatch.setattr(study, "BATCHES_PER_EPOCH", 2)
     monkeypatch.setattr(study, "NUM_SAMPLES", 4)
     task = load_forecast_task("ETTh1", prediction_length=study.PREDICTION_LENGTH, split="valid")
-    samplings = [study.parse_sampling(x) for x in ("ddpm", "dpm-solver++:5:1", "ddim:5")]
+    samplings = [parse_sampling(x) for x in ("ddpm", "dpm-solver++:5:1", "ddim:5")]
     rows = study.run_timegrad(task, 1, TINY_TIMEGRAD, 0, "panel", samplings)
     used = [(r["sampling"]["sampler"], r["sampling"]["sampling_steps"], r["sampling"]["eta"]) for r in rows]
     assert used == [("ddpm", 10, 0.0), ("dpm-solver++", 5, 1.0), ("ddim", 5, 0.0)]

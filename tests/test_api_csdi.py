@@ -84,7 +84,7 @@ def test_save_load_and_errors(model, tmp_path):
     with pytest.raises(ValueError, match="variables"):
         model.impute(hourly_frame(columns=("a", "c")))
     with pytest.raises(ValueError, match="ddim"):
-        model.impute(sampling_steps=3)
+        model.impute(sampler="ddpm", sampling_steps=3)
 
 
 def test_model_sampler_defaults_reach_predict_and_impute(gappy):

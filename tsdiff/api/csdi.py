@@ -68,8 +68,10 @@ class CSDI(DiffusionForecaster):
             channel) make an untrained model impute like ``df.interpolate()``; the paper's recipe is
             ``prediction="epsilon", baseline=None, baseline_channel=False``.
         ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
-        sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike (unset:
-            ``tsdiff.api.defaults.CSDI_SAMPLING``).
+        sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike. Unset: DDIM
+            with 10 steps and fresh noise (η = 1), 3–5× faster than ``"ddpm"`` over all 50 steps and more accurate
+            on the validation sets measured (``tsdiff.api.defaults.CSDI_SAMPLING``). A sampler given alone gets its
+            own step count and η.
         device, seed, verbose, logger, log_dir, trainer_kwargs: as in :class:`tsdiff.TimeGrad`.
 
     Fitted attributes: as :class:`tsdiff.TimeGrad`'s (``predictor_`` is a

@@ -23,7 +23,7 @@ TIMEGRAD_RECIPE = dict(scaling="std", difference_lag="season")
 
 # The reverse process ``predict``/``impute`` use when the constructor's ``sampler``, ``sampling_steps`` and ``eta`` are
 # left unset (``None``): per model, a 10-step setting that stayed within 3 % of full ddpm's CRPS (or better) on every
-# validation set measured, each against ddpm on the same trained network (RESULTS.md, "Default sampler"). 5 steps were
+# validation set measured, each against ddpm on the same trained network (RESULTS.md, "Default samplers"). 5 steps were
 # not safe (up to +75 %). A sampler given without steps or η gets its own defaults, not these
 # (SamplingOptions.resolve).
 # TimeGrad: DPM-Solver++(2M) with fresh noise (η = 1, its SDE form): −1.3 % to +1.6 % on five validation sets, −4.8 %

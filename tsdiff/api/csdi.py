@@ -125,7 +125,9 @@ class CSDI(DiffusionForecaster):
         device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
         params = self._model_params()
         params.pop("ema_decay")  # a training setting: it goes to fit
-        return dict(device=device, **self._sampling_kwargs(), **params)
+        sampling = self.default_sampling()
+        return dict(device=device, sampler=sampling.sampler, sampling_steps=sampling.sampling_steps, eta=sampling.eta,
+                    **params)
 
     # -- backend hooks ----------------------------------------------------------------------------------------------
     def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:

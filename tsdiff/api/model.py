@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import numbers
 import os
 import shutil
 import tempfile
@@ -248,21 +247,14 @@ class DiffusionForecaster(BaseEstimator):
 
     def default_sampling(self) -> SamplingOptions:
         """The model's default reverse process: the constructor's ``sampler``/``sampling_steps``/``eta`` laid over
-        :attr:`DEFAULT_SAMPLING` (a sampler given without steps or η keeps its own defaults for them). The default
-        step count is capped at the model's ``num_diffusion_steps``, so a short schedule alone is never refused."""
+        :attr:`DEFAULT_SAMPLING` (a sampler given alone keeps its own defaults: all steps, η = 0). The default step
+        count is capped at ``num_diffusion_steps``, so a short schedule alone is never refused."""
         options = SamplingOptions(self.sampler, self.sampling_steps, self.eta).resolve(
             SamplingOptions(**self.DEFAULT_SAMPLING))
         T, steps = self.num_diffusion_steps, options.sampling_steps
-        if self.sampling_steps is None and _is_int(T) and _is_int(steps) and 0 < T < steps:
-            options = dataclasses.replace(options, sampling_steps=T)
-        return options
-
-    def _sampling_kwargs(self) -> dict:
-        """:meth:`default_sampling` as the backend's ``sampler``/``sampling_steps``/``eta`` arguments (unset fields
-        left out: the backend's own defaults apply)."""
-        sampling = self.default_sampling()
-        given = dict(sampler=sampling.sampler, sampling_steps=sampling.sampling_steps, eta=sampling.eta)
-        return {k: v for k, v in given.items() if v is not None}
+        if self.sampling_steps is None and type(T) is int and steps is not None and 0 < T < steps:
+            steps = T
+        return dataclasses.replace(options, sampling_steps=steps, eta=0.0 if options.eta is None else options.eta)
 
     def _sampling(self, sampling, sampler, sampling_steps, eta, kwargs: dict) -> SamplingOptions:
         """Per-call sampling options: the fields over ``sampling`` (``num_steps`` is the deprecated name of
@@ -453,7 +445,3 @@ def load(path: str | os.PathLike, device: str | None = None) -> DiffusionForecas
         return cls._load(manifest, directory, device)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -159,7 +159,7 @@ class TimeGrad(DiffusionForecaster):
         from tsdiff.models.base import trainer_kwargs
         from tsdiff.models.timegrad import TimeGradEstimator
 
-        params = self._model_params()
+        params, sampling = self._model_params(), self.default_sampling()
         if params["increments"] and params["difference_lag"] == "season":
             params["difference_lag"] = 1  # increments=True is the residual over the last value
         num_dynamic = num_covariates
@@ -175,7 +175,8 @@ class TimeGrad(DiffusionForecaster):
             num_past_feat_dynamic_real=num_past_covariates, num_feat_static_real=num_static_real,
             cardinality=cardinality, lr=self.lr,
             batch_size=self.batch_size, num_batches_per_epoch=self.num_batches_per_epoch, seed=self.seed,
-            validation_sampler=validation_sampler, **self._sampling_kwargs(),
+            validation_sampler=validation_sampler, sampler=sampling.sampler, sampling_steps=sampling.sampling_steps,
+            eta=sampling.eta,
             trainer_kwargs=trainer_kwargs(self.epochs, device=self.device, workdir=workdir, **(extra or {})),
             **params)
 

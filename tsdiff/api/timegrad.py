@@ -90,7 +90,7 @@ class TimeGrad(DiffusionForecaster):
         residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network (8, 8, 2).
         weight_decay, lr_schedule: Adam's weight decay (1e-6) and the learning-rate schedule (``"onecycle"``).
         sampler, sampling_steps, eta: default reverse process for ``predict``. Unset: DPM-Solver++ with 10 network
-            calls and fresh noise (η = 1), ~10× faster than ``"ddpm"`` over all 100 steps and as accurate on the
+            calls and fresh noise (η = 1), about 8× faster than ``"ddpm"`` over all 100 steps and as accurate on the
             validation windows measured (``tsdiff.api.defaults.TIMEGRAD_SAMPLING``); ``sampler="ddpm"`` is the
             paper's. A sampler given alone gets its own step count and η (ddim: all steps, η = 0).
         device: ``"auto"`` (GPU if present), ``"cpu"``, ``"cuda"``/``"gpu"`` or ``"mps"``.

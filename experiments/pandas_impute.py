@@ -49,9 +49,10 @@ def punch_holes(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.Dat
 
 
 def run(dataset: str, rows: int, fraction: float, seed: int, overrides: dict, num_samples: int,
-        samplings=None) -> dict | list[dict]:
-    """One row (``samplings`` None: the model's default sampler), or one row per SamplingOptions of ``samplings``,
-    each imputed by the same fitted model."""
+        samplings=None) -> list[dict]:
+    """One row per SamplingOptions of ``samplings`` (None: the model's default sampler), each imputed by the same
+    fitted model; every row records the reverse process it used."""
+    from tsdiff.diffusion import SamplingOptions
     import tsdiff
     from tsdiff.evaluation import energy_crps
 
@@ -72,14 +73,14 @@ def run(dataset: str, rows: int, fraction: float, seed: int, overrides: dict, nu
         impute_seconds = time.perf_counter() - started
         samples = np.asarray(imputation.samples)[:, holes]  # (S, N)
         median = imputation.median.to_numpy()[holes]
-        used = {} if sampling is None else {"sampling": sampling.to_dict()}
+        used = (sampling or SamplingOptions()).resolve(model.default_sampling()).check(model.num_diffusion_steps)
         out.append({"dataset": dataset, "rows": rows, "holes": int(holes.sum()), "seed": seed,
-                    "overrides": overrides, **used, "num_samples": num_samples,
+                    "overrides": overrides, "sampling": used.to_dict(), "num_samples": num_samples,
                     "train_seconds": round(train_seconds, 1), "impute_seconds": round(impute_seconds, 1),
                     "mae": float(np.abs(median - truth).mean()), "interpolation_mae": interpolation_mae,
                     "crps_normalised": energy_crps(samples, truth) / scale,
                     "interpolation_crps_normalised": interpolation_mae / scale})
-    return out if samplings else out[0]
+    return out
 
 
 def main(argv=None) -> list[dict]:
@@ -106,7 +107,7 @@ def main(argv=None) -> list[dict]:
     for dataset in args.datasets.split(","):
         samplings = [parse_sampling(x) for x in args.samplers.split(",")] if args.samplers else None
         out = run(dataset, args.rows, args.holes, args.seed, parse_overrides(args.set), args.samples, samplings)
-        for row in out if samplings else [out]:
+        for row in out:
             print(json.dumps(row), flush=True)
             rows.append(row)
             if args.out:

@@ -96,12 +96,12 @@ def stochastic_map(diffusion, sampling, monkeypatch):
         draws.append(1)
         return z
 
-    monkeypatch.setattr(samplers, "_gaussian_like", unit_noise)
     noise = torch.zeros(rows, len(MU), dtype=torch.float64)
     noise[1] = 1.0
-    out = diffusion.sample(exact_predictor(diffusion.schedule, diffusion.prediction), noise.shape, sampling=sampling,
-                           noise=noise)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # undoes only this patch, on leaving
+        patch.setattr(samplers, "_gaussian_like", unit_noise)
+        out = diffusion.sample(exact_predictor(diffusion.schedule, diffusion.prediction), noise.shape,
+                               sampling=sampling, noise=noise)
     c = out[0]
     b = out[2:2 + len(draws)] - c
     return out[1] - c, torch.sqrt((b**2).sum(0)), c

@@ -194,9 +194,9 @@ def test_pandas_impute_study_scores_the_holes_it_made():
     assert holes.sum() == holed.isna().to_numpy().sum() - frame.isna().to_numpy().sum() > 0
     assert frame.notna().all().all()  # the source frame is untouched
     tiny = dict(epochs=1, num_batches_per_epoch=2, residual_channels=8, residual_layers=1, heads=1)
-    row = study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4)
+    (row,) = study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4)
     assert row["holes"] == int(holes.sum()) and np.isfinite([row["mae"], row["interpolation_mae"]]).all()
-    assert {k: v for k, v in study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4).items() if "seconds" not in k} == \
+    assert {k: v for k, v in study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4)[0].items() if "seconds" not in k} == \
         {k: v for k, v in row.items() if "seconds" not in k}
     from experiments.common import parse_sampling
 

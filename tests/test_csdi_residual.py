@@ -168,13 +168,18 @@ def test_window_scaling_standardises_the_given_values_and_inverts_exactly():
     grid = torch.randn(4, 3, 20, generator=g) * torch.tensor([1.0, 1e3, 1e-3])[:, None] \
         + torch.tensor([5.0, -2e4, 0.0])[:, None]
     given = (torch.rand(4, 3, 20, generator=g) < 0.8).float()
-    grid[0, 1] = 7.0  # a flat row: the floor keeps the scale positive
+    grid[0, 1] = 7.0  # a flat row: the scale is floored at 1 % of its level
+    grid[2, 0] = 0.0  # a flat row at zero: no level either, so the window stays in its units (scale 1)
     given[1, 2] = 0  # nothing given: loc 0, scale 1
     loc, scale = window_loc_scale(grid, given)
     assert loc.shape == scale.shape == (4, 3, 1) and torch.all(scale > 0)
     assert loc[1, 2, 0] == 0 and scale[1, 2, 0] == 1 and loc[0, 1, 0] == 7.0
+    torch.testing.assert_close(scale[0, 1, 0], torch.tensor(0.07))
+    assert loc[2, 0, 0] == 0 and scale[2, 0, 0] == 1
+    # an ordinary step after a flat context stays within 100 / |level| standard deviations (not 10⁵)
+    assert (8.0 - loc[0, 1, 0]) / scale[0, 1, 0] < 15
     z = (grid - loc) / scale
-    for b, d in [(0, 0), (2, 1), (3, 2)]:
+    for b, d in [(0, 0), (2, 1), (3, 2)]:  # rows with a spread above the floor
         zz = z[b, d][given[b, d] > 0].double()
         assert abs(zz.mean().item()) < 1e-5 and abs(zz.std(unbiased=False).item() - 1) < 1e-4
     torch.testing.assert_close(z * scale + loc, grid, rtol=1e-6, atol=1e-6 * 2e4)

@@ -37,3 +37,14 @@ def test_set_accepts_a_model_key_the_preset_leaves_at_its_default():
     assert run.parse_overrides(["hidden_size=64"], preset, config_keys("timegrad")) == {"hidden_size": 64}
     with pytest.raises(ValueError, match="hidden_sise: not an entry of the preset.*other keys the model reads"):
         run.parse_overrides(["hidden_sise=64"], preset, config_keys("timegrad"))
+
+
+@pytest.mark.parametrize("model", ["timegrad", "csdi", "deepar"])
+def test_every_dataset_has_a_cpu_preset_budgeted_in_batches(model):
+    """The issue's `cpu` presets: one per model and dataset, whose training budget is a batch count (it reproduces
+    on any machine), never wall time."""
+    for dataset in SUPPORTED[model]:
+        preset = run.load_preset(model, dataset, "cpu")
+        assert preset.get("max_train_seconds") is None, f"{model}/{dataset}: a cpu preset is budgeted in batches"
+        batches = preset.get("num_batches") or preset["epochs"] * preset["num_batches_per_epoch"]
+        assert 0 < batches <= 2500, (model, dataset, batches)

@@ -39,6 +39,7 @@ CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
     "window", "curve", "num_batches", "stays", "eval_stride",
     # forecasting
     "context_length", "prediction_length", "num_batches_per_epoch", "prediction_batch_size", "save_predictor",
+    "num_sample_features",
 )
 
 
@@ -276,7 +277,7 @@ def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
             context_length=config.get("context_length"), lr=config["lr"], batch_size=config["batch_size"],
             num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
             prediction_batch_size=config.get("prediction_batch_size", 64), scaling=config.get("scaling", "global"),
-            ema_decay=config.get("ema_decay"),
+            ema_decay=config.get("ema_decay"), num_sample_features=config.get("num_sample_features", 64),
             **_network(config),
             trainer_kwargs=trainer_kwargs(config["epochs"], device="cuda" if device.startswith("cuda") else "cpu",
                                           progress=config.get("progress", True), workdir=workdir),

@@ -101,11 +101,18 @@ def test_csdi_tiny_forecast_run():
     config = {"epochs": 1, "num_batches_per_epoch": 2, "batch_size": 8, "lr": 1e-3, "num_samples": 2,
               "context_length": 8, "residual_channels": 8, "residual_layers": 1, "heads": 1, "dim_feedforward": 8,
               "num_diffusion_steps": 5,
-              "threads": 1, "progress": False, "speed_loop_samples": 1, "ddim_steps": [2]}
+              "threads": 1, "progress": False, "speed_loop_samples": 1, "ddim_steps": [2],
+              "also_samplers": ["dpm-solver++:3:1", "ddim:2"]}
     metrics = csdi.run("exchange_rate_nips", config, seed=0)
     assert (metrics["sampler"], metrics["sampling_steps"], metrics["num_samples"]) == ("ddpm", 5, 2)
     assert metrics["crps_sum"] > 0 and metrics["speed"]["looped_seconds_per_sample"] > 0
     assert metrics["speed"]["ddim2"]["crps"] > 0 and metrics["speed"]["ddim2"]["crps"] != metrics["crps"]
+    # more reverse processes on the same network, each recorded as resolved; "ddim:2" is the ddim2 row again
+    other = metrics["speed"]["dpm-solver++:3:1"]
+    assert (other["sampling"]["sampler"], other["sampling"]["sampling_steps"], other["sampling"]["eta"]) == \
+        ("dpm-solver++", 3, 1.0)
+    assert other["crps"] > 0 and other["crps"] != metrics["crps"]
+    assert metrics["speed"]["ddim:2"]["crps"] == metrics["speed"]["ddim2"]["crps"]
 
 
 def fake_result(model, dataset, seed, crps, preset="quick", **extra):

@@ -39,7 +39,7 @@ CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
     "window", "curve", "num_batches", "stays", "eval_stride",
     # forecasting
     "context_length", "prediction_length", "num_batches_per_epoch", "prediction_batch_size", "save_predictor",
-    "num_sample_features",
+    "num_sample_features", "also_samplers",
 )
 
 
@@ -289,7 +289,7 @@ def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
 def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -> dict:
     from gluonts.dataset.common import ListDataset
 
-    from experiments.common import load_forecast_task, score_forecasts
+    from experiments.common import load_forecast_task, parse_sampling, score_forecasts
 
     task = load_forecast_task(dataset, prediction_length=config.get("prediction_length"),
                               split=config.get("split", "test"))
@@ -329,6 +329,11 @@ def _run_forecast(dataset: str, config: dict, seed: int, device: str, out_dir) -
     for n in config.get("ddim_steps", []):
         fc, sec = forecast(SamplingOptions("ddim", n))
         result["speed"][f"ddim{n}"] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], **score_forecasts(task, fc)}
+    for text in config.get("also_samplers", []):  # "NAME[:STEPS[:ETA]]": more reverse processes, same network
+        other = predictor.sampling_options(parse_sampling(text))
+        fc, sec = forecast(other)
+        result["speed"][text] = {"seconds": sec, "cpu_seconds": cpu_seconds[-1], "sampling": other.to_dict(),
+                                 **score_forecasts(task, fc)}
     if out_dir is not None and config.get("save_predictor", False):
         path = Path(out_dir) / f"csdi_{dataset}_seed{seed}_predictor"
         path.mkdir(parents=True, exist_ok=True)

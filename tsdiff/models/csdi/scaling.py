@@ -17,8 +17,8 @@ def window_loc_scale(grid: torch.Tensor, given: torch.Tensor, relative_floor: fl
     Args:
         grid: (B, K, L) values (entries that are not given may hold anything finite).
         given: (B, K, L), 1 where the value is given.
-        relative_floor: the scale is at least ``relative_floor · |loc|``. A (near-)flat context (a sensor that
-            stuck, a closed shop) has almost no spread; dividing by it would turn the first ordinary change after it
+        relative_floor: the scale is at least ``relative_floor · |loc|``. A (near-)flat context (a stuck
+            sensor, a closed shop) has almost no spread; dividing by it would turn the first ordinary change after it
             into 10⁵ standard deviations and the training loss into 10¹⁰. The same floor as TimeGrad's
             ``scaling="std"``.
         min_scale: a scale at or below this (a flat context at 0) is replaced by 1: the window stays in its own units.

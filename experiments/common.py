@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from gluonts.dataset.common import TrainDatasets
 
+from experiments.models import LATE_VALIDATION_DATASETS, SPLITS
 from tsdiff.data import load_dataset, to_multivariate
 from tsdiff.quiet import quiet_freq_deprecations
 
@@ -162,7 +163,8 @@ def _check_aligned(name: str, test: list[dict], num_windows: int, dim: int) -> N
                              "the multivariate protocol needs aligned series")
 
 
-SPLITS = ("test", "valid")
+# Windows "valid-late" scores: 4 test periods of 7 windows (exchange_rate's 760 validation days hold 3 periods of 30).
+LATE_VALIDATION_WINDOWS = {"ETTh1": 28, "ETTm1": 28, "weather": 28, "exchange_rate": 21}
 
 
 @quiet_freq_deprecations
@@ -173,8 +175,12 @@ def load_forecast_task(dataset: str, prediction_length: int | None = None,
     Args:
         dataset: one of ``MULTIVARIATE_DATASETS`` (aligned series) or ``UNIVARIATE_DATASETS`` (ragged series).
         prediction_length, num_test_windows: passed to ``load_dataset`` (registry defaults when None).
-        split: ``"test"`` (the benchmark's test windows) or ``"valid"`` (:func:`validation_task`: windows cut from
-            the end of the training data, for tuning without looking at the test windows).
+        split: ``"test"`` (the benchmark's test windows), ``"valid"`` (:func:`validation_task`: windows cut from
+            the end of the training data, for tuning without looking at the test windows) or ``"valid-late"``
+            (long-horizon sets only: the last ``LATE_VALIDATION_WINDOWS`` windows of the validation rows, which
+            end where the test windows begin; training on the same rows as for the test windows, so the
+            forecasts are as far from the training data as the test windows' are: a split the size of one test
+            period right after the training data had ranked models differently from the test windows).
 
     Raises:
         ValueError: unknown or non-forecasting dataset; misaligned series.
@@ -185,6 +191,13 @@ def load_forecast_task(dataset: str, prediction_length: int | None = None,
                          f"{', '.join(MULTIVARIATE_DATASETS + UNIVARIATE_DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split == "valid-late":
+        if dataset not in LATE_VALIDATION_DATASETS:
+            raise ValueError(f"split 'valid-late' needs validation rows between training and test data, which "
+                             f"only {', '.join(LATE_VALIDATION_DATASETS)} have; use 'valid' for {dataset!r}")
+        windows = num_test_windows or LATE_VALIDATION_WINDOWS[dataset]
+        ds = load_dataset(dataset, prediction_length=prediction_length, num_test_windows=windows, split="val_end")
+        return task_from_dataset(f"{dataset} (late validation)", ds, multivariate=True)
     ds = load_dataset(dataset, prediction_length=prediction_length, num_test_windows=num_test_windows)
     task = task_from_dataset(dataset, ds, multivariate=dataset in MULTIVARIATE_DATASETS)
     return validation_task(task) if split == "valid" else task

@@ -41,7 +41,7 @@ def load_preset(model: str, dataset: str, preset: str) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from experiments.models import MODELS
+    from experiments.models import MODELS, SPLITS
 
     p = argparse.ArgumentParser(prog="python -m experiments.run", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, choices=sorted(MODELS))
@@ -49,10 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="quick",
                    help="a preset named in presets/<model>/<dataset>.json: quick, paper, or a dataset-specific one")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", default="test", choices=["test", "valid"],
+    p.add_argument("--split", default="test", choices=list(SPLITS),
                    help="forecasting: score the test windows (default) or, for tuning, validation windows cut from "
-                        "the end of the training data; CSDI imputation: the validation stays (PhysioNet) or windows "
-                        "of the validation month (PM2.5)")
+                        "the end of the training data (valid) or the last 28 windows (exchange_rate: 21) of the "
+                        "long-horizon sets' validation rows, right before the test windows (valid-late); CSDI imputation (valid "
+                        "only): the validation stays (PhysioNet) or windows of the validation month (PM2.5)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="directory for the result JSON")
@@ -94,13 +95,16 @@ def result_name(model: str, dataset: str, preset: str, seed: int, overrides: dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.models import SUPPORTED, config_keys, load_runner
+    from experiments.models import LATE_VALIDATION_DATASETS, SUPPORTED, config_keys, load_runner
 
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.dataset not in SUPPORTED[args.model]:
         parser.error(f"model {args.model!r} does not run on dataset {args.dataset!r}; "
                      f"choose one of {', '.join(SUPPORTED[args.model])}")
+    if args.split == "valid-late" and args.dataset not in LATE_VALIDATION_DATASETS:
+        parser.error(f"--split valid-late needs validation rows between the training and test data, which only "
+                     f"{', '.join(LATE_VALIDATION_DATASETS)} have; use --split valid for {args.dataset}")
     try:
         config = load_preset(args.model, args.dataset, args.preset)
         overrides = parse_overrides(args.set, config, known=config_keys(args.model))

@@ -169,6 +169,11 @@ def test_long_horizon_options():
     assert ds.metadata.prediction_length == 96
     assert [len(e["target"]) for e in ds.test[::7]] == [8640 + 96, 8640 + 192, 8640 + 288]
     assert len(ds.train[0]["target"]) == 8640
+    late = ours("ETTh1", prediction_length=96, num_test_windows=3, split="val_end")  # ends where the test rows begin
+    assert [len(e["target"]) for e in late.test[::7]] == [11520 - 192, 11520 - 96, 11520]
+    assert len(late.train[0]["target"]) == 8640
+    test = ours("ETTh1", prediction_length=96, num_test_windows=1)
+    np.testing.assert_array_equal(late.test[-1]["target"], test.test[-1]["target"][:-96])
     with pytest.raises(ValueError, match="num_test_windows must be in"):
         load_dataset("ETTh1", root=DATA, num_test_windows=1000)
     with pytest.raises(ValueError, match="split"):

@@ -102,3 +102,34 @@ def test_runner_valid_split_on_the_univariate_set(capsys, tmp_path):
         totals += np.abs(truth).sum()
     assert valid["metrics"]["nd"] == pytest.approx(errors / totals, rel=1e-5)
     assert valid["split"] == "valid"
+
+
+@pytest.mark.skipif(not os.environ.get("TSDIFF_DATA") or not present_locally("ETTh1"),
+                    reason="TSDIFF_DATA unset or ETTh1 not present")
+def test_late_validation_ends_where_the_test_windows_begin(capsys, tmp_path):
+    """``valid-late``: the same training rows as the test protocol; 28 windows that end at the first test row."""
+    from experiments.common import LATE_VALIDATION_WINDOWS, load_forecast_task
+    from experiments.models import LATE_VALIDATION_DATASETS
+
+    assert set(LATE_VALIDATION_WINDOWS) == set(LATE_VALIDATION_DATASETS)
+    test, late = load_forecast_task("ETTh1"), load_forecast_task("ETTh1", split="valid-late")
+    assert (late.num_windows, late.target_dim, late.prediction_length) == (28, 7, 24)
+    for a, b in zip(test.dataset.train, late.dataset.train):
+        np.testing.assert_array_equal(a["target"], b["target"])
+    first_test_history = test.histories[0]  # (D, T): everything before the first test window
+    np.testing.assert_array_equal(late.test_targets[-1], first_test_history[:, -24:].T)
+    np.testing.assert_array_equal(late.histories[0], first_test_history[:, :-28 * 24])
+    with pytest.raises(ValueError, match="valid-late"):
+        load_forecast_task("exchange_rate_nips", split="valid-late")
+    with pytest.raises(SystemExit) as exc:
+        run.main(["--model", "seasonal_naive", "--dataset", "m4_hourly", "--split", "valid-late"])
+    assert exc.value.code == 2 and "valid-late" in capsys.readouterr().err
+    assert run.main(["--model", "seasonal_naive", "--dataset", "ETTh1", "--split", "valid-late", "--threads", "1",
+                     "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    result = json.loads((tmp_path / "seasonal_naive__ETTh1__quick__seed0__valid-late.json").read_text())
+    assert result["split"] == "valid-late"
+    # seasonal naive by hand on the 28 windows: MAE of repeating the day before each window
+    truth = late.test_targets  # (W, H, D)
+    forecast = np.stack([h[:, -24:].T for h in late.histories])
+    assert result["metrics"]["mae"] == pytest.approx(np.abs(truth - forecast).mean(), rel=1e-5)

@@ -18,6 +18,10 @@ MODELS = {
 
 FORECAST_DATASETS = ("exchange_rate_nips", "m4_hourly", "ETTh1", "ETTm1", "weather", "exchange_rate")
 IMPUTATION_DATASETS = ("physionet_10", "physionet_50", "physionet_90", "pm25")
+# What ``--split`` scores (experiments.common.load_forecast_task); "valid-late" needs the validation rows that only
+# the long-horizon CSVs keep between their training and test rows (Informer's split).
+SPLITS = ("test", "valid", "valid-late")
+LATE_VALIDATION_DATASETS = ("ETTh1", "ETTm1", "weather", "exchange_rate")
 
 # Which datasets each model can run on.
 SUPPORTED = {

@@ -87,7 +87,9 @@ class TimeGrad(DiffusionForecaster):
         lags_seq: target lags (default: GluonTS's lags for the frequency); time_features: GluonTS time features
             (default: those of the frequency; a saved model stores them by name, so only GluonTS's own can be saved).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (linear 1e-4 → 0.1, 100 steps).
-        residual_layers, residual_channels, dilation_cycle_length, cond_upsampler_dim: the ε-network (8, 8, 2).
+        residual_layers, residual_channels, dilation_cycle_length: the ε-network (8, 8, 2); cond_upsampler_dim: the
+            width between the RNN and the denoiser's per-series conditioning (32; ``None``: D // 2, the paper's,
+            which leaves a single series one number).
         weight_decay, lr_schedule: Adam's weight decay (1e-6) and the learning-rate schedule (``"onecycle"``).
         sampler, sampling_steps, eta: default reverse process for ``predict``. Unset: DPM-Solver++ with 10 network
             calls and fresh noise (η = 1), about 8× faster than ``"ddpm"`` over all 100 steps and as accurate on the
@@ -131,7 +133,7 @@ class TimeGrad(DiffusionForecaster):
                  # the diffusion model and its ε-network
                  num_diffusion_steps: int = 100, beta_schedule: str = "linear", beta_start: float = 1e-4,
                  beta_end: float = 0.1, residual_layers: int = 8, residual_channels: int = 8,
-                 dilation_cycle_length: int = 2, cond_upsampler_dim: int | None = None,
+                 dilation_cycle_length: int = 2, cond_upsampler_dim: int | None = 32,
                  weight_decay: float = 1e-6, lr_schedule: str = "onecycle", ema_decay: float | None = None,
                  # the reverse process predict uses by default
                  sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,

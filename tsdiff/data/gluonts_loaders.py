@@ -111,7 +111,8 @@ def load_dataset(
         prediction_length: horizon; default the registry's. For the published GluonTS sets it only changes the
             metadata (as in GluonTS); for the long-horizon CSVs it also sets the window length.
         num_test_windows: long-horizon CSVs only: number of rolling windows (default the registry's).
-        split: long-horizon CSVs only: ``"test"`` (windows in the test rows) or ``"val"`` (validation rows).
+        split: long-horizon CSVs only: ``"test"`` (windows in the test rows), ``"val"`` (the first windows of the
+            validation rows) or ``"val_end"`` (their last windows, ending where the test rows begin).
         download: whether a missing raw file may be downloaded from its origin.
 
     Returns:

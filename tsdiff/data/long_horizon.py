@@ -47,6 +47,9 @@ def read_long_horizon_csv(path: os.PathLike) -> pd.DataFrame:
     return frame.assign(date=pd.to_datetime(frame["date"]))
 
 
+LONG_HORIZON_SPLITS = ("test", "val", "val_end")
+
+
 def window_ends(start: int, stop: int, prediction_length: int, num_windows: int) -> list[int]:
     """Ends of ``num_windows`` consecutive windows of ``prediction_length`` rows from ``start``, within ``stop``."""
     available = (stop - start) // prediction_length
@@ -67,11 +70,13 @@ def load_long_horizon(
 
     Train: D entries, rows ``[0, train_end)``. Test (``split="test"``): ``num_test_windows x D`` entries,
     window-major; window k covers rows ``[val_end + k*pl, val_end + (k+1)*pl)`` and its entries hold rows
-    ``[0, val_end + (k+1)*pl)``. ``split="val"`` draws the windows from the validation rows instead.
+    ``[0, val_end + (k+1)*pl)``. ``split="val"`` draws the windows from the validation rows instead, from their
+    first row; ``split="val_end"`` takes the last windows of the validation rows, which end where the test rows
+    begin: forecast from as far after the training rows as the test windows are, one test period earlier.
     Rows are taken as regular steps of ``info.freq`` from the first timestamp, as the literature does.
     """
-    if split not in ("test", "val"):
-        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    if split not in LONG_HORIZON_SPLITS:
+        raise ValueError(f"split must be one of {LONG_HORIZON_SPLITS}, got {split!r}")
     pl = prediction_length or info.prediction_length
     num_windows = info.num_test_windows if num_test_windows is None else num_test_windows
     frame = read_long_horizon_csv(path)
@@ -82,6 +87,8 @@ def load_long_horizon(
 
     seg = (borders.val_end, borders.test_end) if split == "test" else (borders.train_end, borders.val_end)
     ends = window_ends(*seg, pl, num_windows)
+    if split == "val_end":  # the same windows slid to the end of the validation rows
+        ends = [end + borders.val_end - ends[-1] for end in ends]
 
     def entries(end_rows: list[int]) -> list[dict]:
         return [

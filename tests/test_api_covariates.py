@@ -14,8 +14,12 @@ from tsdiff.models.timegrad.covariates import hide_past_only_covariates
 
 H = 4
 #: A small network that learns a level or a one-step relation in a few dozen batches.
+# cond_upsampler_dim=None (D // 2 = 1 here) keeps the small networks these learning tests were measured with. At
+# 200 batches and lr 1e-2 whether the driver is picked up depends on the seed for both widths (measured on the
+# last-past-covariate toy: None fails at seed 2, 32 at seed 0), so the tests fix the width as well as the seed.
 LEARN = dict(context_length=2, lags_seq=[1], scaling="none", difference_lag=0, batch_size=32, verbose=0,
-             hidden_size=16, num_layers=1, residual_layers=2, residual_channels=8, num_diffusion_steps=20, lr=1e-2)
+             hidden_size=16, num_layers=1, residual_layers=2, residual_channels=8, num_diffusion_steps=20, lr=1e-2,
+             cond_upsampler_dim=None)
 
 
 def test_past_only_covariates_are_carried_forward_with_an_indicator():

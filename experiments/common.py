@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from gluonts.dataset.common import TrainDatasets
 
-from experiments.models import LATE_VALIDATION_DATASETS, SPLITS
+from experiments.models import LATE_VALIDATION_DATASETS, LATE_VALIDATION_WINDOWS, SPLITS
 from tsdiff.data import load_dataset, to_multivariate
 from tsdiff.quiet import quiet_freq_deprecations
 
@@ -161,10 +161,6 @@ def _check_aligned(name: str, test: list[dict], num_windows: int, dim: int) -> N
         if len({(e["start"], len(e["target"])) for e in group}) != 1:
             raise ValueError(f"{name}: the {dim} test entries of window {w} do not share start and length; "
                              "the multivariate protocol needs aligned series")
-
-
-# Windows "valid-late" scores: 4 test periods of 7 windows (exchange_rate's 760 validation days hold 3 periods of 30).
-LATE_VALIDATION_WINDOWS = {"ETTh1": 28, "ETTm1": 28, "weather": 28, "exchange_rate": 21}
 
 
 @quiet_freq_deprecations

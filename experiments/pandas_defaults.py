@@ -111,6 +111,7 @@ def run_deepar(task, seed: int, max_seconds: float | None) -> dict:
 
 def main(argv=None) -> list[dict]:
     from experiments.common import load_forecast_task, parse_sampling
+    from experiments.models import SPLITS
     from experiments.run import parse_overrides
 
     p = argparse.ArgumentParser(prog="python -m experiments.pandas_defaults", description=__doc__.splitlines()[0])
@@ -121,7 +122,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--skip-deepar", action="store_true", help="TimeGrad only (DeepAR rows of a panel run apply)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a RECOMMENDED entry")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", choices=("valid", "valid-late"), default="valid",
+    p.add_argument("--split", choices=[s for s in SPLITS if s != "test"], default="valid",
                    help="valid: the 7 windows after the training data; valid-late: the 28 windows before the test "
                         "windows (experiments.common.load_forecast_task)")
     p.add_argument("--skip-deepar-defaults", action="store_true")

@@ -108,10 +108,8 @@ def test_runner_valid_split_on_the_univariate_set(capsys, tmp_path):
                     reason="TSDIFF_DATA unset or ETTh1 not present")
 def test_late_validation_ends_where_the_test_windows_begin(capsys, tmp_path):
     """``valid-late``: the same training rows as the test protocol; 28 windows that end at the first test row."""
-    from experiments.common import LATE_VALIDATION_WINDOWS, load_forecast_task
-    from experiments.models import LATE_VALIDATION_DATASETS
+    from experiments.common import load_forecast_task
 
-    assert set(LATE_VALIDATION_WINDOWS) == set(LATE_VALIDATION_DATASETS)
     test, late = load_forecast_task("ETTh1"), load_forecast_task("ETTh1", split="valid-late")
     assert (late.num_windows, late.target_dim, late.prediction_length) == (28, 7, 24)
     for a, b in zip(test.dataset.train, late.dataset.train):

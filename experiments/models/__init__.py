@@ -20,8 +20,10 @@ FORECAST_DATASETS = ("exchange_rate_nips", "m4_hourly", "ETTh1", "ETTm1", "weath
 IMPUTATION_DATASETS = ("physionet_10", "physionet_50", "physionet_90", "pm25")
 # What ``--split`` scores (experiments.common.load_forecast_task); "valid-late" needs the validation rows that only
 # the long-horizon CSVs keep between their training and test rows (Informer's split).
+# Windows "valid-late" scores: 4 test periods of 7 windows (exchange_rate's 760 validation days hold 3 periods of 30).
 SPLITS = ("test", "valid", "valid-late")
-LATE_VALIDATION_DATASETS = ("ETTh1", "ETTm1", "weather", "exchange_rate")
+LATE_VALIDATION_WINDOWS = {"ETTh1": 28, "ETTm1": 28, "weather": 28, "exchange_rate": 21}
+LATE_VALIDATION_DATASETS = tuple(LATE_VALIDATION_WINDOWS)
 
 # Which datasets each model can run on.
 SUPPORTED = {

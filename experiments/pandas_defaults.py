@@ -6,8 +6,9 @@ own defaults, at the same training time, on windows cut from the end of the trai
 
 What the pandas API does with a wide frame and no arguments is rebuilt here at the estimator level, with the
 settings of ``RECOMMENDED`` (what this study proposes the API should pass), context = prediction length,
-``epochs × 50`` batches of 64. ``--layout joint`` (``fit(wide)``): one model of the D-dimensional series;
-``--layout panel`` (``fit(wide, panel=True)``): every column is a training series of one global univariate model. The forecasts
+``epochs × 50`` batches of 64. ``--layout panel`` (the default; ``fit(wide)``, whose ``univariate=True`` trains the
+same network as ``fit(wide, panel=True)``): every column is a training series of one global univariate model;
+``--layout joint`` (``fit(wide, univariate=False)``): one model of the D-dimensional series. The forecasts
 of the 7 validation windows of 24 steps (``experiments.common.validation_task``; ``--split valid-late``: the 28
 windows before the test windows, training on the test protocol's rows) are scored with the benchmark's
 metrics. DeepAR is trained twice on the same series: with its defaults (100 epochs × 50 batches of 32) and with
@@ -118,7 +119,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--datasets", default="ETTh1,ETTm1,weather")
     p.add_argument("--epochs", type=int, default=20, help="TimeGrad epochs of 50 batches (the API's default: 20)")
     p.add_argument("--layout", choices=("joint", "panel"), default="panel",
-                   help="joint: one model of the wide frame (fit(wide)); panel: columns as series (panel=True)")
+                   help="panel: columns as series of one univariate network (fit(wide), the default univariate=True); "
+                        "joint: one model of the wide frame (fit(wide, univariate=False))")
     p.add_argument("--skip-deepar", action="store_true", help="TimeGrad only (DeepAR rows of a panel run apply)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a RECOMMENDED entry")
     p.add_argument("--seed", type=int, default=0)

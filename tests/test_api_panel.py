@@ -61,9 +61,16 @@ def test_one_univariate_network_whatever_the_number_of_series(fitted):
     bigger.fit(more, **NIXTLA)
     assert network_size(bigger) == network_size(model)
     wide = y.pivot(index="ds", columns="unique_id", values="y")
-    joint = type(model)(prediction_length=H, **MODELS[model.name.lower()][1]).fit(wide)
-    assert network_size(joint) != network_size(model)  # a wide frame stays one multivariate series: joint model
+    # a wide frame stays one multivariate series: CSDI's network is a joint one; TimeGrad's is by default the same
+    # univariate one as the panel's (``univariate=True``), the joint one with univariate=False
+    options = MODELS[model.name.lower()][1] | ({"univariate": False} if model.name == "TimeGrad" else {})
+    joint = type(model)(prediction_length=H, **options).fit(wide)
+    assert network_size(joint) != network_size(model)
     assert joint.predict(num_samples=2).samples.shape == (2, H, 3)
+    if model.name == "TimeGrad":
+        shared = type(model)(prediction_length=H, **MODELS["timegrad"][1]).fit(wide)
+        assert network_size(shared) == network_size(model)
+        assert shared.predict(num_samples=2).samples.shape == (2, H, 3)
 
 
 def test_new_series_use_the_global_model(fitted):
@@ -125,7 +132,7 @@ def test_wide_frame_as_a_panel():
 def test_long_frame_read_jointly_on_request_warns_about_ragged_ends():
     y = ragged_panel()
     with pytest.warns(UserWarning, match="'s1' ends 51 step.*panel=True"):
-        model = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, panel=False, **NIXTLA)
+        model = tsdiff.TimeGrad(prediction_length=H, **FAST, univariate=False).fit(y, panel=False, **NIXTLA)
     assert model.backend_["target_dim"] == 3
     assert model.predict(num_samples=2).index[0] == ends(y)["s0"] + pd.Timedelta(hours=1)
 

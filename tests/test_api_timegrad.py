@@ -3,6 +3,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import json
+import zipfile
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,3 +146,38 @@ def test_residual_recipe_reaches_the_model_and_survives_save_load(tmp_path):
         tsdiff.TimeGrad(prediction_length=12, difference_lag="weekly")
     with pytest.raises(ValueError, match="ema_decay"):
         tsdiff.TimeGrad(prediction_length=12, ema_decay=1.0)
+
+
+def test_a_wide_frame_is_one_global_univariate_model_by_default():
+    """``univariate=True`` (the default): the network is a univariate one (target_dim 1) shared by the columns, and
+    it is exactly the model ``fit(df, panel=True)`` trains on the same columns (bit-identical samples) — only the
+    output keeps the wide layout. ``univariate=False`` is the joint model of all columns."""
+    y = hourly_frame(columns=("a", "b", "c"))
+    default = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y)
+    panel = tsdiff.TimeGrad(prediction_length=H, **FAST).fit(y, panel=True)
+    joint = tsdiff.TimeGrad(prediction_length=H, **FAST, univariate=False).fit(y)
+    assert default.univariate is True
+    assert default.predictor_.prediction_net.target_dim == 1 and joint.predictor_.prediction_net.target_dim == 3
+    forecast = default.predict(num_samples=8, seed=5)
+    assert forecast.samples.shape == joint.predict(num_samples=8, seed=5).samples.shape == (8, H, 3)
+    assert list(forecast.to_frame().columns.get_level_values(0).unique()) == ["a", "b", "c"]
+    np.testing.assert_array_equal(forecast.samples, panel.predict(num_samples=8, seed=5).samples)
+
+
+def test_univariate_is_checked_and_older_files_load_as_joint_models(tmp_path):
+    with pytest.raises(TypeError, match="univariate must be True or False"):
+        tsdiff.TimeGrad(prediction_length=H, univariate="yes")
+    model = tsdiff.TimeGrad(prediction_length=H, **FAST, univariate=False).fit(hourly_frame())
+    path, old = model.save(tmp_path / "joint.tsd"), tmp_path / "old.tsd"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:  # as written before the argument existed
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                del manifest["params"]["univariate"]
+                data = json.dumps(manifest)
+            dst.writestr(name, data)
+    loaded = tsdiff.load(old)
+    assert loaded.univariate is False
+    np.testing.assert_array_equal(loaded.predict(num_samples=5, seed=1).samples,
+                                  model.predict(num_samples=5, seed=1).samples)

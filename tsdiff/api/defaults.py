@@ -23,6 +23,9 @@ CSDI_RECIPE = dict(residual_channels=32, residual_layers=2, heads=4, prediction=
 # ``fit(df, panel=True)``) one number between the RNN and the denoiser; ETTh1 validation windows, global univariate
 # model: CRPS 0.1669 with D // 2, 0.1595 with 32 (``python -m experiments.run --model timegrad --dataset ETTh1
 # --preset cpu --split valid [--set cond_upsampler_dim=null]``).
+# Not an estimator argument but a default of the same study: ``univariate=True`` (a wide frame's columns share one
+# univariate network; late validation windows: ETTh1 CRPS 0.249 against the joint model's 0.302, ETTm1 0.185 against
+# 0.182, 3-4x less training time).
 TIMEGRAD_RECIPE = dict(scaling="std", difference_lag="season", cond_upsampler_dim=32)
 
 # The reverse process ``predict``/``impute`` use when the constructor's ``sampler``, ``sampling_steps`` and ``eta`` are

@@ -68,6 +68,9 @@ class DiffusionForecaster(BaseEstimator):
               "device", "seed", "verbose", "logger", "log_dir", "trainer_kwargs")
     #: The reverse process used when ``sampler``, ``sampling_steps`` and ``eta`` are left unset (``tsdiff.api.defaults``).
     DEFAULT_SAMPLING: dict = {}
+    #: Arguments added since model files were first written, with the value that reproduces an older file's model
+    #: (a file without one was saved before it existed).
+    ADDED_PARAMS: dict = {}
 
     def _validate(self) -> None:
         """Check every constructor argument (TypeError/ValueError naming it); builds no network, moves no RNG."""
@@ -378,7 +381,7 @@ class DiffusionForecaster(BaseEstimator):
     @classmethod
     def _load(cls, manifest: dict, directory: Path, device: str | None = None):
         try:
-            params = decode_params(upgrade_saved_params(manifest["params"]))
+            params = {**cls.ADDED_PARAMS, **decode_params(upgrade_saved_params(manifest["params"]))}
             params["device"] = device or available_device(params.get("device", "auto"))
             model = cls(**params)
             model._load_state(directory, manifest["backend"])

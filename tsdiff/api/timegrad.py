@@ -73,6 +73,11 @@ class TimeGrad(DiffusionForecaster):
         early_stopping_patience: stop after this many epochs without a better validation loss (needs
             ``validation_fraction``).
         num_layers, hidden_size, dropout_rate, cell_type: the RNN (2 × 40 LSTM, dropout 0.1).
+        univariate: a wide frame's columns are modelled one by one by one shared network (a global univariate model,
+            as GluonTS's DeepAR trains; the default): each forecast from its own history, the samples of different
+            columns independent. ``False``: one joint model of all columns (the paper's TimeGrad), whose samples
+            keep the columns' dependence (what CRPS-sum scores) but which learns less per CPU-second (RESULTS.md,
+            "pandas defaults"). A panel (``fit(df, panel=True)``, a long frame) is always modelled the first way.
         embedding_dim: size of the learned per-series embedding; conditioning_length: width of the RNN state given
             to the denoiser; category_embedding_dim: size of each static category's embedding (default
             min(50, (levels + 1) // 2)).
@@ -118,6 +123,7 @@ class TimeGrad(DiffusionForecaster):
     name = "TimeGrad"
     DEFAULT_SAMPLING = TIMEGRAD_SAMPLING
     supported_covariates = panel_covariates = (FUTURE, PAST, STATIC)
+    ADDED_PARAMS = {"univariate": False}  # files from before it modelled a wide frame jointly
 
     def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
                  # training budget
@@ -126,7 +132,8 @@ class TimeGrad(DiffusionForecaster):
                  validation_fraction: float | None = None, early_stopping_patience: int | None = None,
                  # the RNN
                  num_layers: int = 2, hidden_size: int = 40, dropout_rate: float = 0.1, cell_type: str = "LSTM",
-                 embedding_dim: int = 1, conditioning_length: int = 100, category_embedding_dim: int | None = None,
+                 univariate: bool = True, embedding_dim: int = 1, conditioning_length: int = 100,
+                 category_embedding_dim: int | None = None,
                  scaling: str = "std",
                  increments: bool = False, difference_lag: int | str = "season", prediction: str = "epsilon",
                  lags_seq: list[int] | None = None, time_features: list | None = None,
@@ -144,6 +151,8 @@ class TimeGrad(DiffusionForecaster):
         self._validate()
 
     def _check_model(self) -> None:
+        if not isinstance(self.univariate, (bool, np.bool_)):
+            raise TypeError(f"univariate must be True or False, got {self.univariate!r}")
         try:  # building an estimator checks every argument; it builds no network
             self._make_estimator(self.freq or "D", 2, 0)
         except TypeError as exc:  # an argument TimeGradEstimator does not take
@@ -162,6 +171,7 @@ class TimeGrad(DiffusionForecaster):
         from tsdiff.models.timegrad import TimeGradEstimator
 
         params, sampling = self._model_params(), self.default_sampling()
+        del params["univariate"]  # how the data are laid out (see _rows), not a network argument
         if params["increments"] and params["difference_lag"] == "season":
             params["difference_lag"] = 1  # increments=True is the residual over the last value
         num_dynamic = num_covariates
@@ -194,18 +204,31 @@ class TimeGrad(DiffusionForecaster):
             backend["cardinality"] = self.static_covariates_.cardinality
         return backend
 
-    def _entry(self, grid: Grid, cov: Covariates | None, future: int = 0, end: int | None = None) -> dict:
-        """The GluonTS entry of the grid's first ``end`` steps; ``future``: steps of covariates past the data."""
+    def _rows(self, grid: Grid) -> list:
+        """The target rows of the grid's GluonTS entries: each variable alone (``univariate``), or all together."""
+        return [slice(j, j + 1) for j in range(grid.values.shape[0])] if self.univariate else [slice(None)]
+
+    def _entries(self, grid: Grid, cov: Covariates, future: int = 0, end: int | None = None) -> list:
+        """The entries of a wide frame's grid (see :meth:`_rows`); a variable's entry has its static covariates."""
+        if not self.univariate:
+            return [self._entry(grid, cov, future, end)]
+        return [self._entry(grid, cov.series(j), future, end, rows=rows) for j, rows in enumerate(self._rows(grid))]
+
+    def _entry(self, grid: Grid, cov: Covariates | None, future: int = 0, end: int | None = None,
+               rows: slice = slice(None)) -> dict:
+        """The GluonTS entry of the grid's first ``end`` steps of the variables ``rows``; ``future``: steps of
+        covariates past the data."""
         cov = Covariates() if cov is None else cov
-        entry = self._dynamic_entry(grid, cov.future, future, end)
+        entry = self._dynamic_entry(grid, cov.future, future, end, rows)
         if cov.past is not None:  # (K_p, T): the estimator pads the horizon, which the model does not read
             entry["past_feat_dynamic_real"] = cov.past[:, :end]
         entry.update(cov.static_of(slice(None)))
         return entry
 
-    def _dynamic_entry(self, grid: Grid, covariates: np.ndarray | None, future: int = 0, end: int | None = None):
+    def _dynamic_entry(self, grid: Grid, covariates: np.ndarray | None, future: int = 0, end: int | None = None,
+                       rows: slice = slice(None)):
         freq = grid.layout.freq
-        target = grid.values[:, :end]
+        target = grid.values[rows, :end]
         if not is_business_daily(freq):
             # to_period: offsets without a Period twin (month start 'MS') map to their base unit ('M')
             start = grid.start if isinstance(grid.start, pd.Period) else to_period(grid.start, to_offset(freq))
@@ -227,10 +250,10 @@ class TimeGrad(DiffusionForecaster):
                 "feat_dynamic_real": dynamic[:, :end] if end is not None else dynamic}
 
     def _train(self, grid: Grid, cov: Covariates, checkpoint_dir=None, resume: bool = False) -> None:
-        backend = self._backend(grid.values.shape[0], cov, grid.layout.freq)
+        backend = self._backend(1 if self.univariate else grid.values.shape[0], cov, grid.layout.freq)
         cut = validation_cut(self, grid.length)
-        training = [self._entry(grid, cov, end=cut)]
-        validation = None if cut is None else [self._entry(grid, cov)]
+        training = self._entries(grid, cov, end=cut)
+        validation = None if cut is None else self._entries(grid, cov)
         sampler = None if cut is None else TailSampler(first=cut, min_future=self.prediction_length)
         self._fit_entries(backend, training, validation, sampler, checkpoint_dir, resume,
                           identity=([grid.values, cov.future, cov.past, cov.static_real, cov.static_codes],
@@ -263,8 +286,8 @@ class TimeGrad(DiffusionForecaster):
 
     def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
                 sampling: SamplingOptions) -> np.ndarray:
-        entry = self._entry(grid, cov, future=self.prediction_length)
-        return self._sample_entries([entry], num_samples, seed, sampling)[0]
+        entries = self._entries(grid, cov, future=self.prediction_length)
+        return np.concatenate(self._sample_entries(entries, num_samples, seed, sampling), axis=-1)  # (S, H, D)
 
     def _sample_entries(self, entries: list, num_samples: int, seed: int, sampling: SamplingOptions) -> list:
         """Samples (S, H, D) per entry; one progress bar over every network call."""

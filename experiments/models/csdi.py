@@ -5,7 +5,9 @@
 3) it also times the batched sampler against the same sampler run one sample at a time (batch 1, timed on a few
 samples and extrapolated; the result says so), and against DDIM with ``ddim_steps``. With ``split="valid"`` the
 imputation benchmarks score the validation stays (PhysioNet) or windows of the validation month every
-``eval_stride`` hours (PM2.5). Presets: ``experiments/presets/csdi/<dataset>.json``.
+``eval_stride`` hours (PM2.5). Presets: ``experiments/presets/csdi/<dataset>.json``. Forecasting takes ``weights``
+(``"last"``, the default, or ``"best"``: the epoch of the lowest training loss, the rule the `quick`/`paper` presets
+were measured under; ``tsdiff.models.base.estimator.WEIGHTS``); imputation always keeps the last weights.
 
     PYTHONPATH=. python -m experiments.run --model csdi --dataset exchange_rate_nips --preset quick --threads 1
 """
@@ -39,7 +41,7 @@ CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
     "window", "curve", "num_batches", "stays", "eval_stride",
     # forecasting
     "context_length", "prediction_length", "num_batches_per_epoch", "prediction_batch_size", "save_predictor",
-    "num_sample_features", "also_samplers",
+    "num_sample_features", "also_samplers", "weights",
 )
 
 
@@ -278,6 +280,7 @@ def train_forecaster(task, config: dict, seed: int, device: str, workdir: str):
             num_batches_per_epoch=config["num_batches_per_epoch"], num_parallel_samples=config["num_samples"],
             prediction_batch_size=config.get("prediction_batch_size", 64), scaling=config.get("scaling", "global"),
             ema_decay=config.get("ema_decay"), num_sample_features=config.get("num_sample_features", 64),
+            weights=config.get("weights"),
             **_network(config),
             trainer_kwargs=trainer_kwargs(config["epochs"], device="cuda" if device.startswith("cuda") else "cpu",
                                           progress=config.get("progress", True), workdir=workdir),

@@ -11,8 +11,10 @@ Config keys (see ``experiments/presets/timegrad/*.json``): ``epochs``, ``batch_s
 ``trainer_kwargs`` (passed to Lightning), ``difference_lag`` (an integer or ``"season"``), ``prediction``
 (``"epsilon"``, ``"x0"``, ``"v"``), ``ema_decay``, ``univariate`` (bool, default false: on a multivariate dataset,
 train one global model over the D columns as separate series, as DeepAR does, instead of one joint model of the
-D-dimensional series) and ``cache_data`` (bool, default false: transform the training series once instead of once
-per drawn window; the same batches, much less time on long series).
+D-dimensional series), ``cache_data`` (bool, default false: transform the training series once instead of once
+per drawn window; the same batches, much less time on long series) and ``weights`` (``"last"``, the default, or
+``"best"``: the epoch of the lowest training loss, GluonTS's rule, under which every preset before 2026-11-30 was
+measured and which those presets therefore name; see ``tsdiff.models.base.estimator.WEIGHTS``).
 """
 from __future__ import annotations
 

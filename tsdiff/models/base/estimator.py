@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Iterable, Optional
 
+import lightning.pytorch as pl
 import torch
 from gluonts.dataset.common import Dataset
 from gluonts.dataset.field_names import FieldName
@@ -47,6 +48,24 @@ class MappedBatches:
         return len(self.batches)  # TypeError (no length) for sources that have none, as Lightning expects
 
 
+#: ``weights=``: what a trained model keeps. ``"last"``: the weights at the end of training, where the learning-rate
+#: schedule ends. ``"best"``: those of the epoch with the lowest mean loss, on the validation data if there are some,
+#: else on the training batches (GluonTS's rule). ``None`` (the default): ``"best"`` with validation data, ``"last"``
+#: without. A diffusion model's training loss is noisy (every sample draws its own noise level), so its "best" epoch
+#: is mostly chance: on ETTh1 it kept CSDI's weights from halfway through the run, before the learning rate dropped.
+WEIGHTS = ("last", "best")
+
+
+class FinalWeights(pl.Callback):
+    """Copies the module's weights (the moving average too) when training ends, for ``weights="last"``."""
+
+    def __init__(self) -> None:
+        self.state: Optional[dict] = None
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+
 class DiffusionEstimator(PyTorchLightningEstimator):
     """Base of :class:`~tsdiff.models.timegrad.TimeGradEstimator` and :class:`~tsdiff.models.csdi.CSDIEstimator`.
 
@@ -59,7 +78,8 @@ class DiffusionEstimator(PyTorchLightningEstimator):
     together); ``seed`` (seeds Python, numpy and torch for the training, making CPU training reproducible, then
     restores the caller's generator states; also the predictor's default sampling seed); ``trainer_kwargs`` (over
     ``default_trainer_kwargs``); ``train_sampler``,
-    ``validation_sampler`` (GluonTS instance samplers; default: one window per series on average, the last window).
+    ``validation_sampler`` (GluonTS instance samplers; default: one window per series on average, the last window);
+    ``weights``: which weights the trained model keeps (see :data:`WEIGHTS`).
     """
 
     prediction_input_names: list = []
@@ -79,8 +99,10 @@ class DiffusionEstimator(PyTorchLightningEstimator):
         default_trainer_kwargs: dict,
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
+        weights: Optional[str] = None,
     ) -> None:
         super().__init__(trainer_kwargs={**default_trainer_kwargs, **(trainer_kwargs or {})})
+        self.weights = None if weights is None else checks.one_of(weights, "weights", WEIGHTS)
         self.freq = freq
         self.prediction_length = checks.positive_int(prediction_length, "prediction_length")
         self.context_length = checks.positive_int(context_length, "context_length")
@@ -163,8 +185,11 @@ class DiffusionEstimator(PyTorchLightningEstimator):
         had_callbacks = "callbacks" in self.trainer_kwargs
         callbacks = list(self.trainer_kwargs.get("callbacks", []))
         faults = TrainingFaults()
+        # GluonTS restores the weights of the epoch with the lowest monitored loss; FinalWeights keeps the last ones
+        final = FinalWeights() if (self.weights or ("best" if validation_data is not None else "last")) == "last" \
+            else None
         self._resume_state = next((c for c in callbacks if isinstance(c, ResumeState)), None) or ResumeState()
-        added = [faults] + ([] if self._resume_state in callbacks else [self._resume_state])
+        added = [faults] + ([] if self._resume_state in callbacks else [self._resume_state]) + ([final] if final else [])
         self.trainer_kwargs["callbacks"] = callbacks + added
         try:
             with seeded(self.seed), no_recovery_notice():
@@ -176,6 +201,8 @@ class DiffusionEstimator(PyTorchLightningEstimator):
             else:
                 self.trainer_kwargs.pop("callbacks", None)
         faults.raise_if_failed()
+        if final is not None and final.state is not None:
+            output.trained_net.load_state_dict(final.state)  # the predictor samples with this same module
         return output
 
     def create_predictor(self, transformation, module) -> DiffusionPredictor:

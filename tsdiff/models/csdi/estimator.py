@@ -66,6 +66,9 @@ class CSDIEstimator(DiffusionEstimator):
         seed: seeds training (Python, numpy, torch) and is the predictor's default sampling seed.
         trainer_kwargs: ``lightning.pytorch.Trainer`` arguments (default ``max_epochs=200``).
         train_sampler, validation_sampler: window samplers.
+        weights: the weights the trained model keeps: ``"last"`` (the end of training), ``"best"`` (the epoch of
+            the lowest mean loss: validation loss with validation data, else training loss; GluonTS's rule) or
+            ``None``: best with validation data, last without (:data:`tsdiff.models.base.estimator.WEIGHTS`).
     """
 
     prediction_input_names = PREDICTION_INPUT_NAMES
@@ -113,6 +116,7 @@ class CSDIEstimator(DiffusionEstimator):
         trainer_kwargs: Optional[Dict[str, Any]] = None,
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
+        weights: Optional[str] = None,
     ) -> None:
         super().__init__(
             freq=freq, prediction_length=prediction_length,
@@ -120,7 +124,7 @@ class CSDIEstimator(DiffusionEstimator):
             batch_size=batch_size, num_batches_per_epoch=num_batches_per_epoch,
             prediction_batch_size=prediction_batch_size, seed=seed, trainer_kwargs=trainer_kwargs,
             default_trainer_kwargs={"max_epochs": 200},
-            train_sampler=train_sampler, validation_sampler=validation_sampler,
+            train_sampler=train_sampler, validation_sampler=validation_sampler, weights=weights,
         )
         self.target_dim = target_dim
         self.scaling = scaling

@@ -95,6 +95,9 @@ class TimeGradEstimator(DiffusionEstimator):
         trainer_kwargs: for ``lightning.Trainer`` (default ``max_epochs=100``, ``gradient_clip_val=10``,
             ``accelerator="auto"``): GPUs, precision, devices, logging...
         train_sampler, validation_sampler: GluonTS instance samplers.
+        weights: the weights the trained model keeps: ``"last"`` (the end of training), ``"best"`` (the epoch of
+            the lowest mean loss: validation loss with validation data, else training loss; GluonTS's rule) or
+            ``None``: best with validation data, last without (:data:`tsdiff.models.base.estimator.WEIGHTS`).
     """
 
     prediction_input_names = PREDICTION_INPUT_NAMES
@@ -148,6 +151,7 @@ class TimeGradEstimator(DiffusionEstimator):
         trainer_kwargs: Optional[Dict[str, Any]] = None,
         train_sampler: Optional[InstanceSampler] = None,
         validation_sampler: Optional[InstanceSampler] = None,
+        weights: Optional[str] = None,
     ) -> None:
         super().__init__(
             freq=freq, prediction_length=prediction_length,
@@ -156,7 +160,7 @@ class TimeGradEstimator(DiffusionEstimator):
             prediction_batch_size=batch_size if prediction_batch_size is None else prediction_batch_size,
             seed=seed, trainer_kwargs=trainer_kwargs,
             default_trainer_kwargs={"max_epochs": 100, "gradient_clip_val": 10.0},
-            train_sampler=train_sampler, validation_sampler=validation_sampler,
+            train_sampler=train_sampler, validation_sampler=validation_sampler, weights=weights,
         )
         self.target_dim = target_dim
         self.time_features = (

@@ -29,7 +29,9 @@ SAMPLING_FIELDS = ("sampler", "sampling_steps", "eta")  # unset in the pandas mo
 SET_BY_THE_API = {"freq", "prediction_length", "target_dim", "num_feat_dynamic_real", "num_past_feat_dynamic_real",
                   "num_feat_static_real", "cardinality", "prediction_batch_size",
                   "num_parallel_samples", "train_sampler", "validation_sampler", "num_batches_per_epoch", "seed",
-                  "trainer_kwargs"}
+                  "trainer_kwargs",
+                  # the estimator's default rule: the last weights; with validation_fraction, the best validation epoch
+                  "weights"}
 
 
 @pytest.mark.parametrize("cls", [tsdiff.TimeGrad, tsdiff.CSDI])

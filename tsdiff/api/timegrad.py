@@ -171,7 +171,7 @@ class TimeGrad(DiffusionForecaster):
         from tsdiff.models.timegrad import TimeGradEstimator
 
         params, sampling = self._model_params(), self.default_sampling()
-        del params["univariate"]  # how the data are laid out (see _rows), not a network argument
+        del params["univariate"]  # how the data are laid out (see _entries), not a network argument
         if params["increments"] and params["difference_lag"] == "season":
             params["difference_lag"] = 1  # increments=True is the residual over the last value
         num_dynamic = num_covariates
@@ -204,15 +204,13 @@ class TimeGrad(DiffusionForecaster):
             backend["cardinality"] = self.static_covariates_.cardinality
         return backend
 
-    def _rows(self, grid: Grid) -> list:
-        """The target rows of the grid's GluonTS entries: each variable alone (``univariate``), or all together."""
-        return [slice(j, j + 1) for j in range(grid.values.shape[0])] if self.univariate else [slice(None)]
-
     def _entries(self, grid: Grid, cov: Covariates, future: int = 0, end: int | None = None) -> list:
-        """The entries of a wide frame's grid (see :meth:`_rows`); a variable's entry has its static covariates."""
+        """The GluonTS entries of a wide frame's grid: one per variable (``univariate``, each with its own static
+        covariates), or one of all variables together."""
         if not self.univariate:
             return [self._entry(grid, cov, future, end)]
-        return [self._entry(grid, cov.series(j), future, end, rows=rows) for j, rows in enumerate(self._rows(grid))]
+        return [self._entry(grid, cov.series(j), future, end, rows=slice(j, j + 1))
+                for j in range(grid.values.shape[0])]
 
     def _entry(self, grid: Grid, cov: Covariates | None, future: int = 0, end: int | None = None,
                rows: slice = slice(None)) -> dict:

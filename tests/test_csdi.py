@@ -97,6 +97,35 @@ def test_forecast_mask_and_dispatch():
         forecast_mask(obs, 20)
 
 
+def test_historical_random_mask_learns_the_data_s_own_gaps():
+    """Per sample: the previous sample's gap pattern (historical), or, where that pattern hides nothing of this
+    sample, a random fraction; forecast_random's draws are those it always made."""
+    obs = _observed()
+    whole = obs.clone()
+    whole[::2] = 1.0  # even samples have no gaps: the historical mask leaves the odd ones whole
+    for data in (obs, whole):
+        cond = make_cond_mask("historical_random", data, torch.Generator().manual_seed(3))
+        assert cond.shape == data.shape and torch.all(cond <= data)
+        hist, rand = historical_mask(data), random_mask(data, torch.Generator().manual_seed(3))
+        left_whole = [i for i in range(len(data)) if torch.equal(hist[i], data[i])]
+        for i in range(len(data)):  # random gaps where the historical pattern hides nothing
+            assert torch.equal(cond[i], rand[i] if i in left_whole else hist[i])
+        assert sum((data[i] - cond[i]).sum() for i in left_whole) > 0 or not left_whole
+        assert (not left_whole) if data is obs else len(left_whole) == len(data) // 2
+    g = lambda: torch.Generator().manual_seed(4)  # noqa: E731
+    first, again = (make_cond_mask("historical_random", whole, g()) for _ in range(2))
+    assert torch.equal(first, again)
+    choose = torch.rand(len(obs), generator=g()) > 0.5
+    gaps = random_mask(obs, _after_one_draw(g(), len(obs)))
+    expected = torch.where(choose[:, None, None], forecast_mask(obs, 5), gaps)
+    assert torch.equal(make_cond_mask("forecast_random", obs, g(), 5), expected)
+
+
+def _after_one_draw(generator: torch.Generator, n: int) -> torch.Generator:
+    torch.rand(n, generator=generator)
+    return generator
+
+
 def test_sample_features():
     values = torch.arange(2 * 6 * 3, dtype=torch.float32).reshape(2, 6, 3)
     v, o, fid = sample_features(values, torch.ones_like(values), 4, torch.Generator().manual_seed(0))

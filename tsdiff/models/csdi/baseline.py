@@ -87,3 +87,21 @@ def baseline_fill(kind: str, values: torch.Tensor, mask: torch.Tensor, season: i
             raise ValueError("the seasonal baseline needs a season length")
         return seasonal_fill(values, mask, season)
     raise ValueError(f"unknown baseline {kind!r}; expected one of {BASELINES}")
+
+
+def local_deviation(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """How far each given value lies from the line through its neighbours: ``x_t − (f_{t−1} + f_{t+1}) / 2``, where
+    ``f`` is :func:`interpolate_time` of the given values (one neighbour at either end), and 0 where nothing is given.
+
+    A denoiser input (``CSDIModel(deviation_channel=True)``): a hidden value's deviation from the interpolation
+    through its gap moves with the deviations of correlated features at the same step, which this hands to the
+    feature transformer directly instead of leaving the time transformer to compute differences of neighbours.
+
+    Shapes: values, mask (B, K, L) → (B, K, L).
+    """
+    if values.shape[-1] < 2:
+        return torch.zeros_like(values)
+    fill = interpolate_time(values, mask)
+    before = torch.cat([fill[..., 1:2], fill[..., :-1]], dim=-1)  # at t = 0 the only neighbour is t = 1
+    after = torch.cat([fill[..., 1:], fill[..., -2:-1]], dim=-1)
+    return torch.where(mask > 0, values - (before + after) / 2, torch.zeros_like(values))

@@ -117,6 +117,8 @@ class CSDIDenoiser(nn.Module):
         dim_feedforward, dropout: of the transformer layers (CSDI: 64, 0.1).
         baseline_channel: a third input channel carrying a deterministic fill of the whole grid (e.g. the linear
             interpolation of the conditioning values, as PriSTI, ICDE 2023), given to :meth:`condition`.
+        deviation_channel: one more input channel, each given value's deviation from its neighbours
+            (:func:`~tsdiff.models.csdi.baseline.local_deviation`), given to :meth:`condition`.
     Shapes: ``forward(x_t (B, K, L), t (B,), cond)`` → ε̂ (B, K, L), where ``cond`` is a :class:`CSDIConditioning`
     from :meth:`condition` for N series and B = S·N (sample-major).
     """
@@ -134,6 +136,7 @@ class CSDIDenoiser(nn.Module):
         dim_feedforward: int = 64,
         dropout: float = 0.1,
         baseline_channel: bool = False,
+        deviation_channel: bool = False,
     ):
         super().__init__()
         self.check_arguments(num_features, residual_channels, residual_layers, heads, step_embedding_dim,
@@ -145,7 +148,9 @@ class CSDIDenoiser(nn.Module):
         self.step_embedding = DiffusionStepEmbedding(num_diffusion_steps, step_embedding_dim)
         self.feature_embedding = nn.Embedding(num_features, feature_embedding_dim)
         self.baseline_channel = bool(baseline_channel)
-        self.input_projection = _linear(3 if self.baseline_channel else 2, C)
+        self.deviation_channel = bool(deviation_channel)
+        # input channels: [conditioning value, noisy target, (fill), (deviation)]
+        self.input_projection = _linear(2 + self.baseline_channel + self.deviation_channel, C)
         side_dim = time_embedding_dim + feature_embedding_dim + 1
         self.blocks = nn.ModuleList(
             CSDIResidualBlock(C, heads, step_embedding_dim, side_dim, dim_feedforward, dropout)
@@ -157,7 +162,7 @@ class CSDIDenoiser(nn.Module):
     @staticmethod
     def check_arguments(num_features=1, residual_channels=64, residual_layers=4, heads=8, step_embedding_dim=128,
                         time_embedding_dim=128, feature_embedding_dim=16, dim_feedforward=64, dropout=0.1,
-                        baseline_channel=False) -> None:
+                        baseline_channel=False, deviation_channel=False) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         for name, value in [("num_features", num_features), ("residual_channels", residual_channels),
                             ("residual_layers", residual_layers), ("heads", heads),
@@ -167,12 +172,13 @@ class CSDIDenoiser(nn.Module):
         if residual_channels % heads:
             raise ValueError(f"residual_channels ({residual_channels}) must be divisible by heads ({heads})")
         checks.dropout_rate(dropout, "dropout")
-        if not isinstance(baseline_channel, bool):
-            raise TypeError(f"baseline_channel must be True or False, got {baseline_channel!r}")
+        for name, flag in [("baseline_channel", baseline_channel), ("deviation_channel", deviation_channel)]:
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
 
     def condition(
         self, cond_values: torch.Tensor, cond_mask: torch.Tensor, feature_id: Optional[torch.Tensor] = None,
-        baseline: Optional[torch.Tensor] = None,
+        baseline: Optional[torch.Tensor] = None, deviation: Optional[torch.Tensor] = None,
     ) -> CSDIConditioning:
         """Precompute the step- and sample-independent part of the network.
 
@@ -181,9 +187,12 @@ class CSDIDenoiser(nn.Module):
             cond_mask: (N, K, L), 1 where a value is given.
             feature_id: (N, K) long ids into the feature embedding (default ``arange(K)``).
             baseline: (N, K, L), the third input channel; required exactly when built with ``baseline_channel``.
+            deviation: (N, K, L), the last input channel; required exactly when built with ``deviation_channel``.
         """
         if (baseline is not None) != self.baseline_channel:
             raise ValueError("a baseline grid must be given exactly when the denoiser has a baseline channel")
+        if (deviation is not None) != self.deviation_channel:
+            raise ValueError("a deviation grid must be given exactly when the denoiser has a deviation channel")
         N, K, L = cond_values.shape
         if feature_id is None:
             if K > self.num_features:
@@ -196,6 +205,8 @@ class CSDIDenoiser(nn.Module):
         input_base = (cond_values * cond_mask)[..., None] * w[:, 0] + b
         if baseline is not None:
             input_base = input_base + baseline[..., None] * w[:, 2]
+        if deviation is not None:
+            input_base = input_base + deviation[..., None] * w[:, -1]
         side = [block.project_side(time_emb, feat_emb, cond_mask) for block in self.blocks]
         return CSDIConditioning(mask=cond_mask, input_base=input_base, side=side)
 

@@ -52,6 +52,8 @@ class CSDIEstimator(DiffusionEstimator):
         prediction, baseline, season, baseline_channel: denoiser output (``"epsilon"``, ``"x0"``, ``"v"``) and the
             residual over a naive forecast (``"interpolation"``: the last value; ``"seasonal"``: the seasonal naive
             with ``season``), see :class:`~tsdiff.models.csdi.CSDIModel`.
+        deviation_channel: each given value's deviation from its neighbours as one more input channel
+            (:class:`~tsdiff.models.csdi.CSDIModel`).
         num_sample_features: train on a random subset of this many dimensions per window when D is larger (CSDI: 64).
         scaling: ``"global"`` (standardise each dimension with the training set's mean/std, computed in ``train``
             unless ``scaler_mean``/``scaler_std`` are given), ``"window"`` (each window by its own context's
@@ -97,6 +99,7 @@ class CSDIEstimator(DiffusionEstimator):
         baseline: Optional[str] = None,
         season: Optional[int] = None,
         baseline_channel: bool = False,
+        deviation_channel: bool = False,
         num_sample_features: int = 64,
         scaling: str = "global",
         scaler_mean: Optional[List[float]] = None,

@@ -12,7 +12,10 @@ Strategies (CSDI, Sec. 4.2 / Appendix):
 - ``"mix"``: per sample, random with probability 1/2, historical otherwise.
 - ``"forecast"``: the last ``prediction_length`` time steps are hidden.
 - ``"forecast_random"``: per sample, ``"forecast"`` with probability 1/2, ``"random"`` otherwise — one network that
-  both forecasts and fills gaps (used by the pandas ``tsdiff.CSDI``; not in the paper).
+  both forecasts and fills gaps (not in the paper).
+- ``"historical_random"``: ``"historical"`` — the gaps the model learns to fill are shaped like the data's own — and
+  ``"random"`` for a sample that the historical mask leaves whole (data without gaps). Not in the paper; for
+  ``tsdiff.CSDI(mask_strategy="historical_random")``, a model that only imputes.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Optional
 
 import torch
 
-STRATEGIES = ("random", "historical", "mix", "forecast", "forecast_random")
+STRATEGIES = ("random", "historical", "mix", "forecast", "forecast_random", "historical_random")
 
 
 def _rand(shape, like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -65,6 +68,15 @@ def mix_mask(observed_mask: torch.Tensor, generator: Optional[torch.Generator] =
     return torch.where(choose, rand, hist)
 
 
+def historical_or_random_mask(observed_mask: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """:func:`historical_mask`, except :func:`random_mask` for each sample that it would leave whole (nothing to
+    learn from): the data's own gap pattern where it has gaps. Shapes: (B, ...) → (B, ...)."""
+    hist = historical_mask(observed_mask)
+    whole = ((observed_mask - hist).reshape(hist.shape[0], -1) > 0).sum(1) == 0
+    whole = whole.reshape(-1, *([1] * (observed_mask.dim() - 1)))
+    return torch.where(whole, random_mask(observed_mask, generator), hist)
+
+
 def forecast_mask(observed_mask: torch.Tensor, prediction_length: int) -> torch.Tensor:
     """Hide the last ``prediction_length`` steps of the time axis (the last one). Shapes: (B, K, L) → (B, K, L)."""
     L = observed_mask.shape[-1]
@@ -88,6 +100,8 @@ def make_cond_mask(
         return historical_mask(observed_mask)
     if strategy == "mix":
         return mix_mask(observed_mask, generator)
+    if strategy == "historical_random":
+        return historical_or_random_mask(observed_mask, generator)
     if strategy in ("forecast", "forecast_random"):
         if prediction_length is None:
             raise ValueError(f"the {strategy} strategy needs prediction_length")

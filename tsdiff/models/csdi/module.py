@@ -14,7 +14,7 @@ from torch import nn
 from tsdiff import checks
 from tsdiff.diffusion import PREDICTIONS, GaussianDiffusion, NoiseSchedule, SamplingOptions, make_sampler
 
-from .baseline import BASELINES, baseline_fill
+from .baseline import BASELINES, baseline_fill, local_deviation
 from .denoiser import CSDIDenoiser
 from .masks import STRATEGIES, make_cond_mask, sample_features
 from .scaling import window_loc_scale
@@ -56,6 +56,9 @@ class CSDIModel(nn.Module):
         season: season length of the ``"seasonal"`` fill.
         baseline_channel: give the fill (``interpolation`` when ``baseline`` is None) to the denoiser as a third
             input channel (PriSTI's interpolated conditioning).
+        deviation_channel: give each given value's deviation from the line through its neighbours
+            (:func:`~tsdiff.models.csdi.baseline.local_deviation`) as one more input channel: what correlated
+            features at the same step say about a hidden value, without differences the transformer must learn.
         num_parallel_samples: default number of samples S.
         sampler, sampling_steps, eta: the default reverse process, :attr:`default_sampling`.
 
@@ -92,6 +95,7 @@ class CSDIModel(nn.Module):
         baseline: Optional[str] = None,
         season: Optional[int] = None,
         baseline_channel: bool = False,
+        deviation_channel: bool = False,
         num_parallel_samples: int = 100,
         sampler: str = "ddpm",
         sampling_steps: Optional[int] = None,
@@ -106,8 +110,8 @@ class CSDIModel(nn.Module):
             feature_embedding_dim=feature_embedding_dim, dim_feedforward=dim_feedforward, dropout=dropout,
             num_diffusion_steps=num_diffusion_steps, beta_schedule=beta_schedule, beta_start=beta_start,
             beta_end=beta_end, prediction=prediction, baseline=baseline, season=season,
-            baseline_channel=baseline_channel, num_parallel_samples=num_parallel_samples, sampler=sampler,
-            sampling_steps=sampling_steps, eta=eta)
+            baseline_channel=baseline_channel, deviation_channel=deviation_channel,
+            num_parallel_samples=num_parallel_samples, sampler=sampler, sampling_steps=sampling_steps, eta=eta)
         self.target_dim = target_dim
         self.context_length = context_length
         self.prediction_length = prediction_length
@@ -128,7 +132,8 @@ class CSDIModel(nn.Module):
             target_dim, residual_channels=residual_channels, residual_layers=residual_layers, heads=heads,
             num_diffusion_steps=num_diffusion_steps, step_embedding_dim=step_embedding_dim,
             time_embedding_dim=time_embedding_dim, feature_embedding_dim=feature_embedding_dim,
-            dim_feedforward=dim_feedforward, dropout=dropout, baseline_channel=baseline_channel)
+            dim_feedforward=dim_feedforward, dropout=dropout, baseline_channel=baseline_channel,
+            deviation_channel=deviation_channel)
         if prediction != "epsilon":  # CSDI zeroes only the output weight; with the bias too an untrained x0/v
             nn.init.zeros_(self.denoiser.output.bias)  # model predicts x̂₀ = 0, i.e. samples its fill exactly
 
@@ -202,8 +207,9 @@ class CSDIModel(nn.Module):
     def _condition(self, grid: torch.Tensor, cond_mask: torch.Tensor, feature_id=None):
         """(conditioning, base): the denoiser's precomputed conditioning and the residual base (0 without one)."""
         fill = self.fill(grid, cond_mask)
+        deviation = local_deviation(grid * cond_mask, cond_mask) if self.denoiser.deviation_channel else None
         cond = self.denoiser.condition(grid * cond_mask, cond_mask, feature_id,
-                                       baseline=fill if self.denoiser.baseline_channel else None)
+                                       baseline=fill if self.denoiser.baseline_channel else None, deviation=deviation)
         return cond, (fill if self.baseline is not None else torch.zeros_like(grid))
 
     # -- training -------------------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
 """Small data and fast settings shared by the pandas-API tests."""
+import json
+import zipfile
+
 import numpy as np
 import pandas as pd
 
@@ -21,3 +24,17 @@ def long_frame(n=120, ids=("x", "y"), id_col="item_id", time_col="timestamp", ta
 
 CSDI_FAST = dict(epochs=2, num_batches_per_epoch=3, batch_size=8, verbose=0, residual_channels=8, residual_layers=1,
                  heads=1, num_diffusion_steps=10)
+
+
+def without_params(path, old, *names):
+    """Write ``old``: the model file ``path`` as it was saved before the constructor arguments ``names`` existed."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "manifest.json":
+                manifest = json.loads(data)
+                for param in names:
+                    del manifest["params"][param]
+                data = json.dumps(manifest)
+            dst.writestr(name, data)
+    return old

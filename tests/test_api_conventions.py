@@ -196,9 +196,8 @@ def test_cli_help_states_the_class_defaults():
     from tsdiff import cli
 
     text = " ".join(cli.build_parser()._subparsers._group_actions[0].choices["forecast"].format_help().split())
-    defaults = param_defaults(tsdiff.TimeGrad)
-    assert defaults == {**defaults, **{k: v for k, v in param_defaults(tsdiff.CSDI).items()
-                                      if k in ("epochs", "num_batches_per_epoch", "seed")}}
-    assert f"training epochs (default {defaults['epochs']})" in text
+    defaults, csdi = param_defaults(tsdiff.TimeGrad), param_defaults(tsdiff.CSDI)
+    assert defaults == {**defaults, **{k: v for k, v in csdi.items() if k in ("num_batches_per_epoch", "seed")}}
+    assert f"training epochs (default: timegrad {defaults['epochs']}, csdi {csdi['epochs']})" in text
     assert f"batches per epoch (default {defaults['num_batches_per_epoch']})" in text
     assert f"(default {defaults['seed']})" in text

@@ -10,7 +10,7 @@ import pytest
 import tsdiff
 from tsdiff.api.model import NotFittedError
 
-from api_helpers import CSDI_FAST, hourly_frame
+from api_helpers import CSDI_FAST, hourly_frame, without_params
 
 H = 6
 
@@ -120,3 +120,34 @@ def test_residual_recipe_with_ema_imputes_and_survives_save_load(tmp_path):
     np.testing.assert_array_equal(first, tsdiff.load(tmp_path / "m").impute(holed, num_samples=3, seed=2).samples)
     with pytest.raises(ValueError, match="ema_decay"):
         tsdiff.CSDI(prediction_length=8, ema_decay=1.5)
+
+
+def test_deviation_channel_reaches_the_network_and_older_files_load_without_it(tmp_path):
+    with pytest.raises(TypeError, match="deviation_channel must be True or False"):
+        tsdiff.CSDI(prediction_length=H, deviation_channel="yes")
+    df = hourly_frame(n=96)
+    df.iloc[10:14, 0] = np.nan
+    default = tsdiff.CSDI(prediction_length=H, **CSDI_FAST)
+    assert default.deviation_channel is True
+    plain = tsdiff.CSDI(prediction_length=H, **CSDI_FAST, deviation_channel=False).fit(df)
+    assert plain.predictor_.model.denoiser.deviation_channel is False
+    old = without_params(plain.save(tmp_path / "plain.tsd"), tmp_path / "old.tsd", "deviation_channel",
+                         "mask_strategy")
+    loaded = tsdiff.load(old)
+    assert loaded.mask_strategy == "forecast_random" and loaded.deviation_channel is False and loaded.predictor_.model.denoiser.deviation_channel is False
+    np.testing.assert_array_equal(loaded.impute(df, num_samples=3, seed=1).samples,
+                                  plain.impute(df, num_samples=3, seed=1).samples)
+
+
+def test_an_imputation_only_model_imputes_and_warns_when_asked_to_forecast(gappy):
+    import warnings
+
+    model = tsdiff.CSDI(prediction_length=H, **CSDI_FAST, mask_strategy="historical_random").fit(gappy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        filled = model.impute(num_samples=3, seed=0).median
+    assert filled.notna().all().all()
+    with pytest.warns(UserWarning, match="never hides the horizon"):
+        model.predict(num_samples=3, seed=0)
+    with pytest.raises(ValueError, match="mask_strategy must be one of"):
+        tsdiff.CSDI(prediction_length=H, mask_strategy="gaps")

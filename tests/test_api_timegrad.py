@@ -3,16 +3,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import json
-import zipfile
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import tsdiff
 
-from api_helpers import FAST, hourly_frame, long_frame
+from api_helpers import FAST, hourly_frame, long_frame, without_params
 
 H = 6
 
@@ -168,16 +165,7 @@ def test_univariate_is_checked_and_older_files_load_as_joint_models(tmp_path):
     with pytest.raises(TypeError, match="univariate must be True or False"):
         tsdiff.TimeGrad(prediction_length=H, univariate="yes")
     model = tsdiff.TimeGrad(prediction_length=H, **FAST, univariate=False).fit(hourly_frame())
-    path, old = model.save(tmp_path / "joint.tsd"), tmp_path / "old.tsd"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:  # as written before the argument existed
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "manifest.json":
-                manifest = json.loads(data)
-                del manifest["params"]["univariate"]
-                data = json.dumps(manifest)
-            dst.writestr(name, data)
-    loaded = tsdiff.load(old)
+    loaded = tsdiff.load(without_params(model.save(tmp_path / "joint.tsd"), tmp_path / "old.tsd", "univariate"))
     assert loaded.univariate is False
     np.testing.assert_array_equal(loaded.predict(num_samples=5, seed=1).samples,
                                   model.predict(num_samples=5, seed=1).samples)

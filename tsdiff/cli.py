@@ -18,7 +18,7 @@ import sys
 import warnings
 
 from tsdiff import __version__
-from tsdiff.api.defaults import EPOCHS, NUM_BATCHES_PER_EPOCH
+from tsdiff.api.defaults import CSDI_EPOCHS, EPOCHS, NUM_BATCHES_PER_EPOCH
 from tsdiff.cli_io import CLIError, check_float_format, check_outputs, long_rows, read_csv, split_covariates
 from tsdiff.diffusion.options import SAMPLERS
 
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--output", "-o", required=True, help="CSV file to write")
     common.add_argument("--time-col", help="name of the time column (default: the first column)")
     common.add_argument("--samples", type=_positive_int, default=100, help="number of sample paths (default 100)")
-    common.add_argument("--epochs", type=_positive_int, help=f"training epochs (default {EPOCHS})")
+    common.add_argument("--epochs", type=_positive_int, help=f"training epochs (default: timegrad {EPOCHS}, csdi {CSDI_EPOCHS})")
     common.add_argument("--batches", type=_positive_int,
                         help=f"training batches per epoch (default {NUM_BATCHES_PER_EPOCH})")
     common.add_argument("--time-limit", type=_positive_float, metavar="SECONDS",

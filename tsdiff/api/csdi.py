@@ -1,6 +1,7 @@
 """``tsdiff.CSDI``: the pandas front end of CSDI — forecasting as imputation, and gap filling."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +9,10 @@ import pandas as pd
 
 from tsdiff import checks
 from tsdiff.diffusion import SamplingOptions
+from tsdiff.quiet import user_stacklevel
 
 from .covariates import FUTURE, PAST, Covariates, predict_covariates
-from .defaults import CSDI_SAMPLING, EPOCHS, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
+from .defaults import CSDI_EPOCHS, CSDI_SAMPLING, LEARNING_RATE, NUM_BATCHES_PER_EPOCH, SEED
 from .grid import Grid
 from .imputation import Imputation
 from .model import DiffusionForecaster
@@ -37,8 +39,9 @@ class CSDI(DiffusionForecaster):
     """CSDI (Tashiro et al., NeurIPS 2021) on pandas data: a transformer denoiser over a (time × variable) grid
     that fills whatever is hidden — the future (``predict``) or gaps (``impute``).
 
-    One network serves both: training hides, per window, either the last ``prediction_length`` steps or a random
-    fraction of the observed values (mask strategy ``"forecast_random"``).
+    By default one network serves both: training hides, per window, either the last ``prediction_length`` steps or a
+    random fraction of the observed values (``mask_strategy="forecast_random"``). A model that only imputes learns
+    more from ``mask_strategy="historical_random"``: the gaps it is trained to fill are shaped like the data's own.
 
     Covariates (:mod:`tsdiff.api.covariates`) are more rows of the (variable × time) grid, side information the
     transformer attends to across features: ``covariates`` (known in advance) are given on every step of a window,
@@ -57,6 +60,10 @@ class CSDI(DiffusionForecaster):
             ``batch_size * num_batches_per_epoch``, drawn evenly over the series) and Adam's learning rate.
         time_limit, validation_fraction, early_stopping_patience: as in :class:`tsdiff.TimeGrad` (the validation
             windows are those whose horizon lies in the held-out tail).
+        mask_strategy: what training hides (:mod:`tsdiff.models.csdi.masks`): ``"forecast_random"`` (both tasks:
+            the horizon or a random fraction), ``"historical_random"`` (imputation only: another window's gap
+            pattern, random gaps where the data have none; on 10 % holes in ETTh1 its median is far better than
+            the default's, RESULTS.md "pandas defaults"), or any other of the strategies, e.g. ``"forecast"``.
         residual_channels, residual_layers, heads, step_embedding_dim, time_embedding_dim, feature_embedding_dim,
             dim_feedforward, dropout: the transformer denoiser (32 channels, 2 layers, 4 heads: smaller than the
             paper's 64 / 4 / 8, see ``tsdiff.api.defaults.CSDI_RECIPE``).
@@ -66,7 +73,10 @@ class CSDI(DiffusionForecaster):
             ``"seasonal"`` with ``season``; ``None``: values), optionally also an input channel; see
             :class:`~tsdiff.models.csdi.CSDIModel`. The defaults (x₀ over the interpolation, which is also a
             channel) make an untrained model impute like ``df.interpolate()``; the paper's recipe is
-            ``prediction="epsilon", baseline=None, baseline_channel=False``.
+            ``prediction="epsilon", baseline=None, baseline_channel=False, deviation_channel=False``.
+        deviation_channel: also give the denoiser each observed value's deviation from the line through its
+            neighbours, so that a gap in one column is filled with what the correlated columns did at the same
+            step (:func:`~tsdiff.models.csdi.baseline.local_deviation`).
         ema_decay: sample with a moving average of the weights (e.g. 0.999); ``None``: the trained weights.
         sampler, sampling_steps, eta: default reverse process, for ``predict`` and ``impute`` alike. Unset: DDIM
             with 10 steps and fresh noise (η = 1), 3–5× faster than ``"ddpm"`` over all 50 steps and more accurate
@@ -81,13 +91,15 @@ class CSDI(DiffusionForecaster):
     name = "CSDI"
     DEFAULT_SAMPLING = CSDI_SAMPLING
     supported_covariates = (FUTURE, PAST)
+    ADDED_PARAMS = {"deviation_channel": False, "mask_strategy": "forecast_random"}  # files from before they existed
     DEPRECATED = ("num_steps", "progress", "diffusion_steps", "channels", "layers")
 
     def __init__(self, prediction_length: int, *, freq: str | None = None, context_length: int | None = None,
                  # training budget
-                 epochs: int = EPOCHS, batch_size: int = 16, num_batches_per_epoch: int = NUM_BATCHES_PER_EPOCH,
+                 epochs: int = CSDI_EPOCHS, batch_size: int = 16, num_batches_per_epoch: int = NUM_BATCHES_PER_EPOCH,
                  lr: float = LEARNING_RATE, time_limit: float | None = None,
                  validation_fraction: float | None = None, early_stopping_patience: int | None = None,
+                 mask_strategy: str = "forecast_random",
                  # the transformer denoiser
                  residual_channels: int = 32, residual_layers: int = 2, heads: int = 4,
                  step_embedding_dim: int = 128, time_embedding_dim: int = 128, feature_embedding_dim: int = 16,
@@ -95,7 +107,8 @@ class CSDI(DiffusionForecaster):
                  # the noise schedule and the default reverse process (predict and impute)
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
                  beta_end: float = 0.5, prediction: str = "x0", baseline: str | None = "interpolation",
-                 season: int | None = None, baseline_channel: bool = True, ema_decay: float | None = None,
+                 season: int | None = None, baseline_channel: bool = True, deviation_channel: bool = True,
+                 ema_decay: float | None = None,
                  sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,
                  # running
                  device: str = "auto", seed: int = SEED, verbose: int = 1, logger: str | None = None,
@@ -108,8 +121,11 @@ class CSDI(DiffusionForecaster):
 
         from tsdiff.models.base.recipe import check_optimiser
 
+        from tsdiff.models.csdi.masks import STRATEGIES
+
         CSDIImputer(**self._imputer_kwargs())  # checks every argument; builds no network
         check_optimiser(self.lr, 0.0, "constant", ema_decay=self.ema_decay)
+        checks.one_of(self.mask_strategy, "mask_strategy", STRATEGIES)
 
     @property
     def effective_context_length(self) -> int:
@@ -124,7 +140,8 @@ class CSDI(DiffusionForecaster):
     def _imputer_kwargs(self) -> dict:
         device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
         params = self._model_params()
-        params.pop("ema_decay")  # a training setting: it goes to fit
+        params.pop("ema_decay")  # training settings: they go to fit
+        params.pop("mask_strategy")
         sampling = self.default_sampling()
         return dict(device=device, sampler=sampling.sampler, sampling_steps=sampling.sampling_steps, eta=sampling.eta,
                     **params)
@@ -156,7 +173,7 @@ class CSDI(DiffusionForecaster):
         batches = -(-len(values) // self.batch_size)
         session = FitSession(self, self.epochs * batches, validating=valid is not None)
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                    mask_strategy="forecast_random", prediction_length=self.prediction_length, seed=self.seed,
+                    mask_strategy=self.mask_strategy, prediction_length=self.prediction_length, seed=self.seed,
                     num_feat_dynamic_real=num_given,
                     valid=None if valid is None else (valid, np.isfinite(valid)), progress=self.verbose >= 2,
                     trainer_kwargs=session.trainer_kwargs(), checkpoint_dir=checkpoint_dir, resume=resume,
@@ -164,8 +181,16 @@ class CSDI(DiffusionForecaster):
         self.predictor_ = imputer
         session.finish()
 
+    def _warn_if_never_trained_to_forecast(self) -> None:
+        if not self.mask_strategy.startswith("forecast"):
+            warnings.warn(f"this CSDI model was fitted with mask_strategy={self.mask_strategy!r}, which never hides "
+                          "the horizon: it was trained to fill gaps, not to forecast, and its forecasts will be poor. "
+                          "Fit with mask_strategy='forecast_random' (the default) to predict", UserWarning,
+                          stacklevel=user_stacklevel())
+
     def _sample(self, grid: Grid, cov: Covariates, num_samples: int, seed: int,
                 sampling: SamplingOptions) -> np.ndarray:
+        self._warn_if_never_trained_to_forecast()
         C, H, D, T = self.effective_context_length, self.prediction_length, grid.values.shape[0], grid.length
         history = _with_covariates(grid.values, cov)[:, -C:]
         window = np.concatenate([history, np.full((len(history), H), np.nan, np.float32)], axis=1)
@@ -192,6 +217,7 @@ class CSDI(DiffusionForecaster):
         self._fit_imputer(values, valid, checkpoint_dir, resume)
 
     def _sample_panel(self, panel, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
+        self._warn_if_never_trained_to_forecast()
         C, H = self.effective_context_length, self.prediction_length
         scaled, loc, scale = standardise(panel.values())
         window = forecast_windows(scaled, C, H)[:, :, None]  # (N, C + H, 1)

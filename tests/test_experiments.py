@@ -200,6 +200,10 @@ def test_pandas_impute_study_scores_the_holes_it_made():
     holed, holes = study.punch_holes(frame, 0.1, seed=0)
     assert holes.sum() == holed.isna().to_numpy().sum() - frame.isna().to_numpy().sum() > 0
     assert frame.notna().all().all()  # the source frame is untouched
+    later = study.load_frame("ETTh1", 150, start=100)  # a validation slice: the same rows, 100 later
+    assert later.index[0] == study.load_frame("ETTh1", 250).index[100] and len(later) == 150
+    with pytest.raises(ValueError, match="outside"):
+        study.load_frame("ETTh1", 150, start=10 ** 6)
     tiny = dict(epochs=1, num_batches_per_epoch=2, residual_channels=8, residual_layers=1, heads=1)
     (row,) = study.run("ETTh1", 150, 0.1, 0, tiny, num_samples=4)
     assert row["holes"] == int(holes.sum()) and np.isfinite([row["mae"], row["interpolation_mae"]]).all()

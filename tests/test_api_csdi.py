@@ -122,19 +122,19 @@ def test_residual_recipe_with_ema_imputes_and_survives_save_load(tmp_path):
         tsdiff.CSDI(prediction_length=8, ema_decay=1.5)
 
 
-def test_deviation_channel_reaches_the_network_and_older_files_load_without_it(tmp_path):
+def test_deviation_channel_reaches_the_network_and_older_files_load_without_it(model, tmp_path):
     with pytest.raises(TypeError, match="deviation_channel must be True or False"):
         tsdiff.CSDI(prediction_length=H, deviation_channel="yes")
     df = hourly_frame(n=96)
     df.iloc[10:14, 0] = np.nan
-    default = tsdiff.CSDI(prediction_length=H, **CSDI_FAST)
-    assert default.deviation_channel is True
+    assert model.deviation_channel is True and model.predictor_.model.denoiser.deviation_channel is True  # default
     plain = tsdiff.CSDI(prediction_length=H, **CSDI_FAST, deviation_channel=False).fit(df)
     assert plain.predictor_.model.denoiser.deviation_channel is False
     old = without_params(plain.save(tmp_path / "plain.tsd"), tmp_path / "old.tsd", "deviation_channel",
                          "mask_strategy")
     loaded = tsdiff.load(old)
-    assert loaded.mask_strategy == "forecast_random" and loaded.deviation_channel is False and loaded.predictor_.model.denoiser.deviation_channel is False
+    assert loaded.mask_strategy == "forecast_random" and loaded.deviation_channel is False
+    assert loaded.predictor_.model.denoiser.deviation_channel is False
     np.testing.assert_array_equal(loaded.impute(df, num_samples=3, seed=1).samples,
                                   plain.impute(df, num_samples=3, seed=1).samples)
 

@@ -31,6 +31,11 @@ def _rand(shape, like: torch.Tensor, generator: Optional[torch.Generator]) -> to
     return torch.rand(shape, generator=generator, device=gen_device).to(like.device)
 
 
+def _per_sample(flags: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(B,) flags shaped to broadcast over ``like``'s trailing axes: (B, 1, ..., 1)."""
+    return flags.reshape(-1, *([1] * (like.dim() - 1)))
+
+
 def random_mask(
     observed_mask: torch.Tensor,
     generator: Optional[torch.Generator] = None,
@@ -64,8 +69,7 @@ def mix_mask(observed_mask: torch.Tensor, generator: Optional[torch.Generator] =
     rand = random_mask(observed_mask, generator)
     hist = historical_mask(observed_mask)
     choose = _rand((observed_mask.shape[0],), observed_mask, generator) > 0.5
-    choose = choose.reshape(-1, *([1] * (observed_mask.dim() - 1)))
-    return torch.where(choose, rand, hist)
+    return torch.where(_per_sample(choose, observed_mask), rand, hist)
 
 
 def historical_or_random_mask(observed_mask: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -73,8 +77,7 @@ def historical_or_random_mask(observed_mask: torch.Tensor, generator: Optional[t
     learn from): the data's own gap pattern where it has gaps. Shapes: (B, ...) → (B, ...)."""
     hist = historical_mask(observed_mask)
     whole = ((observed_mask - hist).reshape(hist.shape[0], -1) > 0).sum(1) == 0
-    whole = whole.reshape(-1, *([1] * (observed_mask.dim() - 1)))
-    return torch.where(whole, random_mask(observed_mask, generator), hist)
+    return torch.where(_per_sample(whole, observed_mask), random_mask(observed_mask, generator), hist)
 
 
 def forecast_mask(observed_mask: torch.Tensor, prediction_length: int) -> torch.Tensor:
@@ -109,8 +112,7 @@ def make_cond_mask(
         if strategy == "forecast":
             return forecast
         choose = _rand((observed_mask.shape[0],), observed_mask, generator) > 0.5
-        choose = choose.reshape(-1, *([1] * (observed_mask.dim() - 1)))
-        return torch.where(choose, forecast, random_mask(observed_mask, generator))
+        return torch.where(_per_sample(choose, observed_mask), forecast, random_mask(observed_mask, generator))
     raise ValueError(f"unknown mask strategy {strategy!r}; expected one of {STRATEGIES}")
 
 

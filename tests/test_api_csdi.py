@@ -130,10 +130,14 @@ def test_deviation_channel_reaches_the_network_and_older_files_load_without_it(m
     assert model.deviation_channel is True and model.predictor_.model.denoiser.deviation_channel is True  # default
     plain = tsdiff.CSDI(prediction_length=H, **CSDI_FAST, deviation_channel=False).fit(df)
     assert plain.predictor_.model.denoiser.deviation_channel is False
+    assert model.mask_strategy == "forecast_historical" and model.loss_weighting == "relative"  # defaults
+    assert model.predictor_.model.loss_weighting == "relative"
+    assert model.predictor_.model.mask_strategy == "forecast_historical"
     old = without_params(plain.save(tmp_path / "plain.tsd"), tmp_path / "old.tsd", "deviation_channel",
-                         "mask_strategy")
+                         "mask_strategy", "loss_weighting")
     loaded = tsdiff.load(old)
     assert loaded.mask_strategy == "forecast_random" and loaded.deviation_channel is False
+    assert loaded.loss_weighting == "pooled"
     assert loaded.predictor_.model.denoiser.deviation_channel is False
     np.testing.assert_array_equal(loaded.impute(df, num_samples=3, seed=1).samples,
                                   plain.impute(df, num_samples=3, seed=1).samples)
@@ -151,3 +155,26 @@ def test_an_imputation_only_model_imputes_and_warns_when_asked_to_forecast(gappy
         model.predict(num_samples=3, seed=0)
     with pytest.raises(ValueError, match="mask_strategy must be one of"):
         tsdiff.CSDI(prediction_length=H, mask_strategy="gaps")
+    with pytest.raises(ValueError, match="loss_weighting must be one of"):
+        tsdiff.CSDI(prediction_length=H, loss_weighting="per_value")
+
+
+def test_num_sample_features_trains_on_column_subsets_and_imputes_every_column(monkeypatch):
+    from tsdiff.models.csdi import module
+
+    df = hourly_frame(n=96, columns=("a", "b", "c", "d", "e"))
+    df.iloc[10:13, 4] = np.nan
+    widths = []
+    sample_features = module.sample_features
+
+    def spy(values, observed, num_features, generator=None):
+        picked = sample_features(values, observed, num_features, generator)
+        widths.append((values.shape[1], picked[0].shape[1]))
+        return picked
+
+    monkeypatch.setattr(module, "sample_features", spy)
+    model = tsdiff.CSDI(prediction_length=H, **CSDI_FAST, num_sample_features=2).fit(df)
+    assert widths and set(widths) == {(5, 2)}  # every training batch: 2 of the 5 columns
+    assert model.impute(df, num_samples=2, seed=0).median.notna().all().all()
+    with pytest.raises(ValueError, match="num_sample_features must be a positive integer"):
+        tsdiff.CSDI(prediction_length=H, num_sample_features=0)

@@ -374,3 +374,79 @@ def test_deviation_channel_and_historical_gaps_learn_from_correlated_features():
     mae = np.abs(np.median(samples, 0) - test)[eval_mask].mean()
     mae_interp = np.abs(interpolate_impute(test, ~eval_mask) - test)[eval_mask].mean()
     assert mae < 0.45 * mae_interp, (mae, mae_interp)  # 0.23 (random masks: 0.64; no deviation channel: 0.35)
+
+
+# -- loss weighting ---------------------------------------------------------------------------------------------------
+def test_relative_weights_make_each_window_count_once_relative_to_its_fill():
+    from tsdiff.diffusion import GaussianDiffusion, NoiseSchedule
+    from tsdiff.models.csdi.module import RELATIVE_FLOOR, relative_window_weights
+
+    g = torch.Generator().manual_seed(0)
+    targets = (torch.rand(5, 3, 8, generator=g) < 0.4).float()
+    targets[0] = 0.0  # nothing hidden
+    scales = torch.tensor([1.0, 1.0, 10.0, 0.3, 1e-3]).reshape(5, 1, 1)  # window 4: below the floor
+    residual = torch.randn(5, 3, 8, generator=g) * scales
+    weights = relative_window_weights(targets, residual)
+    spreads = []
+    for i in range(5):
+        n = targets[i].sum()
+        if n == 0:
+            assert torch.all(weights[i] == 0)
+            continue
+        s = max(float((residual[i] ** 2)[targets[i] > 0].mean()), RELATIVE_FLOOR)
+        spreads.append((i, s))
+        torch.testing.assert_close(weights[i], targets[i] / (n * s))
+    assert spreads[-1][1] == RELATIVE_FLOOR
+    # through the diffusion loss: the per-window MSEs averaged with weights 1 / s_i
+    diffusion = GaussianDiffusion(NoiseSchedule("linear", 10), prediction="x0")
+    t, noise = torch.randint(0, 10, (5,), generator=g), torch.randn(5, 3, 8, generator=g)
+    denoiser = lambda x_t, t, cond: 0.5 * x_t  # noqa: E731
+    loss = diffusion.training_loss(denoiser, residual, mask=weights, t=t, noise=noise)
+    error = (0.5 * diffusion.q_sample(residual * (targets > 0), t, noise) - residual * (targets > 0)) ** 2
+    mse = {i: float(error[i][targets[i] > 0].mean()) for i, _ in spreads}
+    expected = sum(mse[i] / s for i, s in spreads) / sum(1 / s for _, s in spreads)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_loss_weighting_reaches_the_loss_and_is_checked():
+    from tsdiff.models.csdi.module import relative_window_weights
+
+    values = torch.randn(4, 11, 3, generator=torch.Generator().manual_seed(1))
+    seen = {}
+    for weighting in ("pooled", "relative"):
+        model = _model(prediction="x0", baseline="interpolation", loss_weighting=weighting)
+        original = model.diffusion.training_loss
+
+        def spy(denoiser, x0, cond=None, mask=None, **kw):
+            seen[weighting] = (x0, mask)
+            return original(denoiser, x0, cond, mask=mask, **kw)
+
+        model.diffusion.training_loss = spy
+        model.loss(values, torch.ones_like(values), generator=torch.Generator().manual_seed(2))
+    x0, pooled = seen["pooled"]
+    assert set(pooled.unique().tolist()) <= {0.0, 1.0}  # every hidden value counts once
+    torch.testing.assert_close(seen["relative"][0], x0)  # the same draws
+    torch.testing.assert_close(seen["relative"][1], relative_window_weights(pooled, x0))
+    with pytest.raises(ValueError, match="loss_weighting must be one of"):
+        _model(loss_weighting="window")
+
+
+def test_relative_weighting_lets_one_network_forecast_and_fill_gaps():
+    """Training on forecast windows and the data's own gaps (forecast_historical): pooled, the forecast windows'
+    large errors drown the gaps and the median is no better than interpolation; weighted relatively it is far
+    better."""
+    train, test = _rough_and_correlated(256, seed=0), _rough_and_correlated(16, seed=1)
+    rng = np.random.default_rng(3)
+    train_observed = rng.random(train.shape) > 0.1
+    eval_mask = rng.random(test.shape) < 0.1
+    mae_interp = np.abs(interpolate_impute(test, ~eval_mask) - test)[eval_mask].mean()
+    ratio = {}
+    for weighting in ("pooled", "relative"):
+        imp = CSDIImputer(residual_channels=16, residual_layers=1, heads=2, dim_feedforward=32, num_diffusion_steps=20,
+                          prediction="x0", baseline="interpolation", baseline_channel=True, deviation_channel=True,
+                          loss_weighting=weighting)
+        imp.fit(np.where(train_observed, train, np.nan), train_observed, num_batches=150, batch_size=16, lr=3e-3,
+                seed=0, progress=False, mask_strategy="forecast_historical", prediction_length=6)
+        samples = imp.impute(test, ~eval_mask, num_samples=8, sampler="ddim", sampling_steps=5, seed=0).numpy()
+        ratio[weighting] = np.abs(np.median(samples, 0) - test)[eval_mask].mean() / mae_interp
+    assert ratio["relative"] < 0.6 and ratio["pooled"] > 1.5 * ratio["relative"], ratio  # 0.44 and 1.13

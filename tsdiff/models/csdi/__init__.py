@@ -12,7 +12,7 @@ from .denoiser import CSDIDenoiser
 from .imputer import MODEL_DEFAULTS, CSDIImputer
 from . import memory  # noqa: F401  (registers the sampling-memory estimate)
 from .masks import STRATEGIES, forecast_mask, historical_mask, make_cond_mask, mix_mask, random_mask, sample_features
-from .module import SCALINGS, CSDIModel
+from .module import LOSS_WEIGHTINGS, SCALINGS, CSDIModel
 
 __all__ = [
     "CSDIImputer",
@@ -21,6 +21,7 @@ __all__ = [
     "CSDIModel",
     "CSDIDenoiser",
     "MODEL_DEFAULTS",
+    "LOSS_WEIGHTINGS",
     "SCALINGS",
     "STRATEGIES",
     "random_mask",

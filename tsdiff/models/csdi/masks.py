@@ -16,6 +16,9 @@ Strategies (CSDI, Sec. 4.2 / Appendix):
 - ``"historical_random"``: ``"historical"`` — the gaps the model learns to fill are shaped like the data's own — and
   ``"random"`` for a sample that the historical mask leaves whole (data without gaps). Not in the paper; for
   ``tsdiff.CSDI(mask_strategy="historical_random")``, a model that only imputes.
+- ``"forecast_historical"``: per sample, ``"forecast"`` with probability 1/2, ``"historical_random"`` otherwise —
+  one network that forecasts and fills gaps shaped like the data's own (not in the paper; ``tsdiff.CSDI``'s
+  default, with ``loss_weighting="relative"`` so the two kinds of window learn equally).
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from typing import Optional
 
 import torch
 
-STRATEGIES = ("random", "historical", "mix", "forecast", "forecast_random", "historical_random")
+STRATEGIES = ("random", "historical", "mix", "forecast", "forecast_random", "historical_random",
+              "forecast_historical")
 
 
 def _rand(shape, like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -105,14 +109,16 @@ def make_cond_mask(
         return mix_mask(observed_mask, generator)
     if strategy == "historical_random":
         return historical_or_random_mask(observed_mask, generator)
-    if strategy in ("forecast", "forecast_random"):
+    if strategy in ("forecast", "forecast_random", "forecast_historical"):
         if prediction_length is None:
             raise ValueError(f"the {strategy} strategy needs prediction_length")
         forecast = forecast_mask(observed_mask, prediction_length)
         if strategy == "forecast":
             return forecast
         choose = _rand((observed_mask.shape[0],), observed_mask, generator) > 0.5
-        return torch.where(_per_sample(choose, observed_mask), forecast, random_mask(observed_mask, generator))
+        gaps = (random_mask(observed_mask, generator) if strategy == "forecast_random"
+                else historical_or_random_mask(observed_mask, generator))
+        return torch.where(_per_sample(choose, observed_mask), forecast, gaps)
     raise ValueError(f"unknown mask strategy {strategy!r}; expected one of {STRATEGIES}")
 
 

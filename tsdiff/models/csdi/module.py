@@ -22,6 +22,28 @@ from .scaling import window_loc_scale
 #: ``"global"``: standardise every feature with fixed statistics of the training data (CSDI's way); ``"window"``:
 #: standardise each window's features with the mean/std of its given values (:mod:`.scaling`); ``"none"``.
 SCALINGS = ("global", "window", "none")
+LOSS_WEIGHTINGS = ("pooled", "relative")
+#: Floor of a window's mean squared fill residual under ``loss_weighting="relative"`` (standardised units²), so that
+#: a window its fill already gets right cannot take over the batch.
+RELATIVE_FLOOR = 1e-2
+
+
+def relative_window_weights(targets: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """Loss weights that make each window count once, relative to how far its fill is off.
+
+    Window i with n_i hidden values and fill residuals r (the values minus the fill, which the model learns to
+    generate) gets weight 1 / (n_i · s_i) on each hidden value, s_i = max(mean of r² over them, RELATIVE_FLOOR).
+    A loss normalised by the weights' sum (``GaussianDiffusion.training_loss``) is then Σ_i (MSE_i / s_i) /
+    Σ_i (1 / s_i): the per-window errors averaged with weights 1 / s_i. Windows with nothing hidden weigh 0.
+
+    Shapes: targets (B, ...), 1 where hidden (the loss counts there); residual like targets → weights like targets.
+    """
+    B = targets.shape[0]
+    flat_t, flat_r = targets.reshape(B, -1), residual.reshape(B, -1)
+    count = flat_t.sum(1)
+    spread = ((flat_r ** 2) * flat_t).sum(1) / count.clamp_min(1.0)
+    per_value = 1.0 / (count.clamp_min(1.0) * spread.clamp_min(RELATIVE_FLOOR))
+    return targets * per_value.reshape(-1, *([1] * (targets.dim() - 1))).detach()
 
 
 class CSDIModel(nn.Module):
@@ -36,6 +58,11 @@ class CSDIModel(nn.Module):
             ``"forecast"`` strategies hide. Needed for :meth:`forward` (forecasting); pure imputation may leave them
             ``None``.
         mask_strategy: training mask, one of :data:`~tsdiff.models.csdi.masks.STRATEGIES`.
+        loss_weighting: how the hidden values of a batch share the loss, one of :data:`LOSS_WEIGHTINGS`:
+            ``"pooled"`` (CSDI): every hidden value weighs the same, so windows with many hidden values (a forecast
+            horizon) outweigh windows with a few gaps; ``"relative"``: each window counts once, its mean squared
+            error divided by its fill's (:func:`relative_window_weights`), so forecast windows, whose errors are
+            large, do not drown the gap windows of a mixed ``mask_strategy``.
         scaling: one of :data:`SCALINGS`; ``scaler_mean``/``scaler_std`` (length D; default 0 and 1) are the
             ``"global"`` statistics.
         num_sample_features: train on a random subset of this many features per window when D is larger (CSDI:
@@ -74,6 +101,7 @@ class CSDIModel(nn.Module):
         context_length: Optional[int] = None,
         prediction_length: Optional[int] = None,
         mask_strategy: str = "forecast",
+        loss_weighting: str = "pooled",
         scaling: str = "global",
         scaler_mean: Optional[List[float]] = None,
         scaler_std: Optional[List[float]] = None,
@@ -111,11 +139,13 @@ class CSDIModel(nn.Module):
             num_diffusion_steps=num_diffusion_steps, beta_schedule=beta_schedule, beta_start=beta_start,
             beta_end=beta_end, prediction=prediction, baseline=baseline, season=season,
             baseline_channel=baseline_channel, deviation_channel=deviation_channel,
-            num_parallel_samples=num_parallel_samples, sampler=sampler, sampling_steps=sampling_steps, eta=eta)
+            num_parallel_samples=num_parallel_samples, sampler=sampler, sampling_steps=sampling_steps, eta=eta,
+            loss_weighting=loss_weighting)
         self.target_dim = target_dim
         self.context_length = context_length
         self.prediction_length = prediction_length
         self.mask_strategy = mask_strategy
+        self.loss_weighting = loss_weighting
         self.num_sample_features = num_sample_features
         self.num_feat_dynamic_real = num_feat_dynamic_real
         self.num_parallel_samples = num_parallel_samples
@@ -142,7 +172,8 @@ class CSDIModel(nn.Module):
                         scaling="global", scaler_mean=None, scaler_std=None, num_sample_features=None,
                         num_feat_dynamic_real=0, num_diffusion_steps=50, beta_schedule="quad", beta_start=1e-4,
                         beta_end=0.5, prediction="epsilon", baseline=None, season=None, num_parallel_samples=100,
-                        sampler="ddpm", sampling_steps=None, eta=0.0, **denoiser_kwargs) -> None:
+                        sampler="ddpm", sampling_steps=None, eta=0.0, loss_weighting="pooled",
+                        **denoiser_kwargs) -> None:
         """Check the hyperparameters without building anything (ValueError/TypeError naming the bad one)."""
         checks.positive_int(target_dim, "target_dim")
         checks.optional_positive_int(context_length, "context_length")
@@ -150,6 +181,7 @@ class CSDIModel(nn.Module):
         checks.optional_positive_int(num_sample_features, "num_sample_features")
         checks.positive_int(num_parallel_samples, "num_parallel_samples")
         checks.one_of(mask_strategy, "mask_strategy", STRATEGIES)
+        checks.one_of(loss_weighting, "loss_weighting", LOSS_WEIGHTINGS)
         checks.one_of(scaling, "scaling", SCALINGS)
         if isinstance(num_feat_dynamic_real, bool) or not isinstance(num_feat_dynamic_real, int) \
                 or not 0 <= num_feat_dynamic_real < target_dim:
@@ -233,8 +265,10 @@ class CSDIModel(nn.Module):
         values = torch.where(observed > 0, values, torch.zeros_like(values))
         values, _, _ = self._window_scaled(values, cond_mask, keep=observed)  # the hidden targets are kept
         cond, base = self._condition(values, cond_mask, feature_id)
-        return self.diffusion.training_loss(self.denoiser, values - base, cond, mask=observed - cond_mask,
-                                            generator=generator)
+        weights = observed - cond_mask
+        if self.loss_weighting == "relative":
+            weights = relative_window_weights(weights, values - base)
+        return self.diffusion.training_loss(self.denoiser, values - base, cond, mask=weights, generator=generator)
 
     # -- sampling -------------------------------------------------------------------------------------------------
     @torch.no_grad()

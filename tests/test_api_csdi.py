@@ -178,3 +178,23 @@ def test_num_sample_features_trains_on_column_subsets_and_imputes_every_column(m
     assert model.impute(df, num_samples=2, seed=0).median.notna().all().all()
     with pytest.raises(ValueError, match="num_sample_features must be a positive integer"):
         tsdiff.CSDI(prediction_length=H, num_sample_features=0)
+
+
+def test_an_untrained_seasonal_model_imputes_like_interpolation_and_forecasts_like_seasonal_naive():
+    """baseline="seasonal": interpolation inside the data, the seasonal naive forecast (season=None: the frequency's
+    season) on the horizon; with x0-prediction from a zero output layer a (practically) untrained model samples
+    exactly that."""
+    df = hourly_frame(n=120, columns=("a", "b"))
+    holed = df.copy()
+    holed.iloc[100:103, 0] = np.nan
+    untrained = dict(baseline="seasonal", lr=1e-12, epochs=1, num_batches_per_epoch=2, batch_size=4, residual_channels=8,
+                     residual_layers=1, heads=1, num_diffusion_steps=10, verbose=0)
+    model = tsdiff.CSDI(prediction_length=12, **untrained).fit(holed)
+    assert model.baseline == "seasonal" and model.season is None and model.predictor_.model.season == 24
+    interpolated = holed.interpolate().to_numpy()
+    forecast = model.predict(num_samples=2, seed=0).samples  # (S, 12, 2): the same 12 steps one day back
+    np.testing.assert_allclose(forecast, np.broadcast_to(interpolated[-24:-12], forecast.shape), atol=1e-4)
+    filled = model.impute(holed, num_samples=2, seed=0).median
+    np.testing.assert_allclose(filled.to_numpy(), interpolated, atol=1e-4)
+    quarter_hourly = pd.DataFrame({"y": np.arange(60.0)}, index=pd.date_range("2024-01-01", periods=60, freq="15min"))
+    assert tsdiff.CSDI(prediction_length=7, **untrained).fit(quarter_hourly).predictor_.model.season == 96

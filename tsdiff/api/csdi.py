@@ -79,10 +79,14 @@ class CSDI(DiffusionForecaster):
             paper's 64 / 4 / 8, see ``tsdiff.api.defaults.CSDI_RECIPE``).
         num_diffusion_steps, beta_schedule, beta_start, beta_end: the noise schedule (quad 1e-4 → 0.5, 50 steps).
         prediction, baseline, season, baseline_channel: what the denoiser outputs (``"epsilon"``, ``"x0"``, ``"v"``)
-            and the residual over a deterministic fill (``"interpolation"``: for the horizon the last value;
-            ``"seasonal"`` with ``season``; ``None``: values), optionally also an input channel; see
-            :class:`~tsdiff.models.csdi.CSDIModel`. The defaults (x₀ over the interpolation, which is also a
-            channel) make an untrained model impute like ``df.interpolate()``; the paper's recipe is
+            and the residual over a deterministic fill (``"interpolation"``: gaps interpolated, the horizon the last
+            value; ``"seasonal"``: the same gaps, the horizon the seasonal naive forecast, one ``season`` back;
+            ``None``: values), optionally also an input channel; see :class:`~tsdiff.models.csdi.CSDIModel`.
+            ``season=None``: the frequency's season (GluonTS's: 24 for hourly data, 96 for 15-minute, 1 for daily;
+            a season longer than the window gives the last value). The defaults (x₀ over the interpolation, which
+            is also a channel) make an untrained model impute like ``df.interpolate()``. ``baseline="seasonal"``
+            forecasts better (ETTh1 validation: CRPS 0.261 / 0.243 against 0.312 / 0.303 on two slices) and
+            imputes a little worse (hole MAE +3 to +5 %), RESULTS.md. The paper's recipe is
             ``prediction="epsilon", baseline=None, baseline_channel=False, deviation_channel=False``.
         deviation_channel: also give the denoiser each observed value's deviation from the line through its
             neighbours, so that a gap in one column is filled with what the correlated columns did at the same
@@ -150,9 +154,15 @@ class CSDI(DiffusionForecaster):
     def window_length(self) -> int:
         return self.effective_context_length + self.prediction_length
 
-    def _imputer_kwargs(self) -> dict:
+    def _imputer_kwargs(self, freq: str | None = None) -> dict:
+        """CSDIImputer's arguments; ``freq``: the data's frequency, whose season a seasonal fill with ``season=None``
+        takes (GluonTS's ``get_seasonality``; 1, the last value, before the data are known)."""
         device = {"gpu": "cuda", "mps": "cpu"}.get(self.device, self.device)
         params = self._model_params()
+        if params["baseline"] == "seasonal" and params["season"] is None:
+            from gluonts.time_feature import get_seasonality
+
+            params["season"] = int(get_seasonality(freq)) if freq else 1
         params.pop("ema_decay")  # training settings: they go to fit
         params.pop("mask_strategy")
         params.pop("num_sample_features")
@@ -174,16 +184,16 @@ class CSDI(DiffusionForecaster):
             tail_starts = np.unique(np.linspace(first, last, min(64, last - first + 1)).round().astype(int))
             valid = _windows(values, L, tail_starts)
         self._fit_imputer(_windows(values, L, starts), valid, checkpoint_dir, resume,
-                          num_given=0 if cov.future is None else len(cov.future))
+                          num_given=0 if cov.future is None else len(cov.future), freq=grid.layout.freq)
 
     def _fit_imputer(self, values: np.ndarray, valid: np.ndarray | None, checkpoint_dir, resume: bool,
-                     num_given: int = 0) -> None:
+                     num_given: int = 0, freq: str | None = None) -> None:
         """Train a CSDIImputer on windows (N, L, K), hiding the last ``prediction_length`` steps or random cells;
         ``valid``: validation windows (M, L, K) or None; ``num_given``: the last features are covariates, never
         hidden."""
         from tsdiff.models.csdi import CSDIImputer
 
-        imputer = CSDIImputer(num_features=values.shape[2], **self._imputer_kwargs())
+        imputer = CSDIImputer(num_features=values.shape[2], **self._imputer_kwargs(freq))
         batches = -(-len(values) // self.batch_size)
         session = FitSession(self, self.epochs * batches, validating=valid is not None)
         imputer.fit(values, np.isfinite(values), epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
@@ -229,7 +239,7 @@ class CSDI(DiffusionForecaster):
             tails = [(v[max(c - C, 0):] - m) / s for v, c, m, s in zip(panel.values(), cuts, loc, scale)
                      if c is not None]
             valid = spread_windows(tails, L, 64)[:, :, None]
-        self._fit_imputer(values, valid, checkpoint_dir, resume)
+        self._fit_imputer(values, valid, checkpoint_dir, resume, freq=panel.layout.freq)
 
     def _sample_panel(self, panel, cov, num_samples: int, seed: int, sampling: SamplingOptions) -> np.ndarray:
         self._warn_if_never_trained_to_forecast()

@@ -122,15 +122,15 @@ def test_historical_random_mask_learns_the_data_s_own_gaps():
 
 
 def test_forecast_historical_mask_forecasts_or_hides_the_data_s_own_gaps():
-    """Per sample: the horizon hidden (probability 1/2) or historical_random's gaps, drawn after the choice."""
+    """Per sample: the horizon hidden (probability 1/4) or historical_random's gaps, drawn after the choice."""
     obs, whole = _observed(), torch.ones(8, 4, 20)
-    g = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    g = lambda: torch.Generator().manual_seed(6)  # noqa: E731
     for data in (obs, whole):
         cond = make_cond_mask("forecast_historical", data, g(), 5)
-        choose = torch.rand(len(data), generator=g()) > 0.5
+        choose = torch.rand(len(data), generator=g()) > 0.75
         gaps = make_cond_mask("historical_random", data, _after_one_draw(g(), len(data)))
         assert torch.equal(cond, torch.where(choose[:, None, None], forecast_mask(data, 5), gaps))
-        assert 0 < int(choose.sum()) < len(data)  # both kinds in this batch
+        assert 0 < int(choose.sum()) < len(data) / 2  # both kinds in this batch, fewer forecasts
         assert torch.all(cond <= data) and torch.all((data - cond).flatten(1).sum(1) > 0)  # every sample learns
     with pytest.raises(ValueError, match="needs prediction_length"):
         make_cond_mask("forecast_historical", obs)

@@ -84,11 +84,10 @@ class CSDI(DiffusionForecaster):
             value; ``"seasonal"``: the same gaps, the horizon the seasonal naive forecast, one ``season`` back;
             ``None``: values), optionally also an input channel; see :class:`~tsdiff.models.csdi.CSDIModel`.
             ``season=None``: the frequency's season (GluonTS's: 24 for hourly data, 96 for 15-minute, 1 for daily;
-            a season longer than the window gives the last value). The defaults (x₀ over the interpolation, which
-            is also a channel) make an untrained model impute like ``df.interpolate()``. ``baseline="seasonal"``
-            forecasts better (ETTh1 validation: CRPS 0.261 / 0.243 against 0.312 / 0.303 on two slices) and
-            imputes a little worse (hole MAE +3 to +5 %), RESULTS.md. The paper's recipe is
-            ``prediction="epsilon", baseline=None, baseline_channel=False, deviation_channel=False``.
+            a season longer than the window gives the last value). The defaults (x₀ over the seasonal fill, which
+            is also a channel) make an untrained model impute like ``df.interpolate()`` and forecast like seasonal
+            naive (RESULTS.md, "pandas defaults"). The paper's recipe is ``prediction="epsilon", baseline=None,
+            baseline_channel=False, deviation_channel=False``.
         deviation_channel: also give the denoiser each observed value's deviation from the line through its
             neighbours, so that a gap in one column is filled with what the correlated columns did at the same
             step (:func:`~tsdiff.models.csdi.baseline.local_deviation`).
@@ -123,7 +122,7 @@ class CSDI(DiffusionForecaster):
                  dim_feedforward: int = 64, dropout: float = 0.1,
                  # the noise schedule and the default reverse process (predict and impute)
                  num_diffusion_steps: int = 50, beta_schedule: str = "quad", beta_start: float = 1e-4,
-                 beta_end: float = 0.5, prediction: str = "x0", baseline: str | None = "interpolation",
+                 beta_end: float = 0.5, prediction: str = "x0", baseline: str | None = "seasonal",
                  season: int | None = None, baseline_channel: bool = True, deviation_channel: bool = True,
                  ema_decay: float | None = None,
                  sampler: str | None = None, sampling_steps: int | None = None, eta: float | None = None,

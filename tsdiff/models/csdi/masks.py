@@ -16,9 +16,10 @@ Strategies (CSDI, Sec. 4.2 / Appendix):
 - ``"historical_random"``: ``"historical"`` — the gaps the model learns to fill are shaped like the data's own — and
   ``"random"`` for a sample that the historical mask leaves whole (data without gaps). Not in the paper; for
   ``tsdiff.CSDI(mask_strategy="historical_random")``, a model that only imputes.
-- ``"forecast_historical"``: per sample, ``"forecast"`` with probability 1/2, ``"historical_random"`` otherwise —
+- ``"forecast_historical"``: per sample, ``"forecast"`` with probability 1/4, ``"historical_random"`` otherwise —
   one network that forecasts and fills gaps shaped like the data's own (not in the paper; ``tsdiff.CSDI``'s
-  default, with ``loss_weighting="relative"`` so the two kinds of window learn equally).
+  default, with ``loss_weighting="relative"`` so that the forecast windows' large errors do not drown the gaps).
+  On ETTh1 validation slices a quarter of forecast windows imputed better than half and forecast as well.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ import torch
 
 STRATEGIES = ("random", "historical", "mix", "forecast", "forecast_random", "historical_random",
               "forecast_historical")
+
+
+#: A sample forecasts when its uniform draw exceeds this: probability 1/2 (forecast_random), 1/4 (forecast_historical).
+FORECAST_THRESHOLD = {"forecast_random": 0.5, "forecast_historical": 0.75}
 
 
 def _rand(shape, like: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
@@ -115,7 +120,7 @@ def make_cond_mask(
         forecast = forecast_mask(observed_mask, prediction_length)
         if strategy == "forecast":
             return forecast
-        choose = _rand((observed_mask.shape[0],), observed_mask, generator) > 0.5
+        choose = _rand((observed_mask.shape[0],), observed_mask, generator) > FORECAST_THRESHOLD[strategy]
         gaps = (random_mask(observed_mask, generator) if strategy == "forecast_random"
                 else historical_or_random_mask(observed_mask, generator))
         return torch.where(_per_sample(choose, observed_mask), forecast, gaps)

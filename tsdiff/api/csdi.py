@@ -63,15 +63,16 @@ class CSDI(DiffusionForecaster):
         time_limit, validation_fraction, early_stopping_patience: as in :class:`tsdiff.TimeGrad` (the validation
             windows are those whose horizon lies in the held-out tail).
         mask_strategy: what training hides (:mod:`tsdiff.models.csdi.masks`): ``"forecast_historical"`` (both
-            tasks: the horizon, or another window's gap pattern with random gaps where the data have none),
+            tasks: the horizon in a quarter of the windows, else another window's gap pattern, random gaps where
+            the data have none),
             ``"historical_random"`` (imputation only), ``"forecast_random"`` (the horizon or a random fraction; the
             default before ``loss_weighting`` existed), or any other of the strategies, e.g. ``"forecast"``.
         loss_weighting: ``"relative"``: each training window counts once, its error relative to the
             interpolation's; ``"pooled"`` (the paper's): every hidden value counts once, so forecast windows
             dominate a mixed ``mask_strategy`` (:class:`~tsdiff.models.csdi.CSDIModel`). On 10 % holes in ETTh1's
-            validation rows, ``"forecast_historical"`` imputes with MAE 0.418 weighted relatively and 0.477 with
-            each window's plain mean error (the previous default, ``"forecast_random"`` pooled: 0.498;
-            interpolation: 0.471), and forecasts as well as the previous default (RESULTS.md).
+            validation rows, ``"forecast_historical"`` (half forecasts then, over the last value) imputed with MAE
+            0.418 weighted relatively and 0.477 with each window's plain mean error (the previous default,
+            ``"forecast_random"`` pooled: 0.498; interpolation: 0.471), and forecast as well (RESULTS.md).
         num_sample_features: train each window on a random subset of this many columns when the frame has more
             (CSDI's device for wide data): a training batch then costs the same whatever the width, while
             ``impute``/``predict`` still see every column. ``None``: all columns.

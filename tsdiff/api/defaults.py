@@ -3,8 +3,8 @@
 
 EPOCHS = 20
 # CSDI's transformer costs more per batch: 10 × 50 batches of 16 train in under 5 minutes on one CPU thread for a
-# 7-column hourly frame (ETTh1's first 2,000 rows: 3.6-4.0 min), where the default model imputes 10 % random holes
-# better than df.interpolate() (MAE 0.413 against 0.448, seeds 0-2; RESULTS.md, "pandas defaults").
+# 7-column hourly frame (ETTh1's first 2,000 rows: 4.0-4.2 min), where the default model imputes 10 % random holes
+# better than df.interpolate() (MAE 0.411 against 0.448, seeds 0-2; RESULTS.md, "pandas defaults").
 CSDI_EPOCHS = 10
 NUM_BATCHES_PER_EPOCH = 50
 LEARNING_RATE = 1e-3

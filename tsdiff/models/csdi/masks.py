@@ -19,7 +19,8 @@ Strategies (CSDI, Sec. 4.2 / Appendix):
 - ``"forecast_historical"``: per sample, ``"forecast"`` with probability 1/4, ``"historical_random"`` otherwise —
   one network that forecasts and fills gaps shaped like the data's own (not in the paper; ``tsdiff.CSDI``'s
   default, with ``loss_weighting="relative"`` so that the forecast windows' large errors do not drown the gaps).
-  On ETTh1 validation slices a quarter of forecast windows imputed better than half and forecast as well.
+  On two ETTh1 validation slices (seasonal fill) a quarter of forecast windows imputed better than half (MAE
+  0.412 / 0.559 against 0.436 / 0.610), with forecast CRPS 0.284 / 0.243 against 0.261 / 0.243.
 """
 from __future__ import annotations
 

@@ -40,9 +40,9 @@ def relative_window_weights(targets: torch.Tensor, residual: torch.Tensor) -> to
     """
     B = targets.shape[0]
     flat_t, flat_r = targets.reshape(B, -1), residual.reshape(B, -1)
-    count = flat_t.sum(1)
-    spread = ((flat_r ** 2) * flat_t).sum(1) / count.clamp_min(1.0)
-    per_value = 1.0 / (count.clamp_min(1.0) * spread.clamp_min(RELATIVE_FLOOR))
+    count = flat_t.sum(1).clamp_min(1.0)  # windows with nothing hidden: 0 / 1, their targets zero them anyway
+    spread = ((flat_r ** 2) * flat_t).sum(1) / count
+    per_value = 1.0 / (count * spread.clamp_min(RELATIVE_FLOOR))
     return targets * per_value.reshape(-1, *([1] * (targets.dim() - 1))).detach()
 
 

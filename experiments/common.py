@@ -38,7 +38,7 @@ Samples = Union[np.ndarray, Sequence[np.ndarray]]
 
 
 #: Config keys that choose the reverse process (fields of :class:`tsdiff.diffusion.SamplingOptions`).
-SAMPLING_KEYS = ("sampler", "sampling_steps", "eta", "spacing", "order", "clip")
+SAMPLING_KEYS = ("sampler", "sampling_steps", "eta", "variance", "spacing", "order", "clip")
 
 
 def sampling_options(config: dict):

@@ -161,3 +161,15 @@ def test_every_run_scores_its_calibration():
     assert sum(calibrated["pit_histogram"]) == pytest.approx(1.0, abs=1e-3)
     assert narrow["pit_histogram"][0] + narrow["pit_histogram"][-1] > 0.6
     assert abs(calibrated["interval_coverage"]["0.8"] - 0.8) < 0.12 and narrow["interval_coverage"]["0.8"] < 0.3
+
+
+def test_presets_can_set_every_sampling_option():
+    """A preset's ``--set`` reaches every field of SamplingOptions (``variance`` was once missing from the list)."""
+    import dataclasses
+
+    from experiments.common import SAMPLING_KEYS, sampling_options
+    from tsdiff.diffusion import SamplingOptions
+
+    assert set(SAMPLING_KEYS) == {f.name for f in dataclasses.fields(SamplingOptions)}
+    config = dict(sampler="ddpm", sampling_steps=20, eta=0.5, variance="beta", spacing="leading", order=1, clip=3.0)
+    assert sampling_options(config) == SamplingOptions(**config)

@@ -34,6 +34,7 @@ RECOMMENDED = {  # TimeGradEstimator arguments the pandas TimeGrad should defaul
 }
 PREDICTION_LENGTH = 24
 BATCHES_PER_EPOCH = 50  # the pandas API's default
+BATCH_SIZE = 64  # the pandas API's default; ``--set batch_size=N`` overrides it like any other setting
 NUM_SAMPLES = 100
 
 
@@ -65,11 +66,11 @@ def run_timegrad(task, epochs: int, settings: dict, seed: int, layout: str = "pa
         series = [{**e, "target": np.asarray(e["target"], dtype=np.float32)} for e in task.multivariate.train]
     else:
         series = [{**e, "target": e["target"][None, :]} for e in _series(task)]
+    settings = {"batch_size": BATCH_SIZE, **settings}
     with tempfile.TemporaryDirectory() as workdir:
         estimator = TimeGradEstimator(freq=task.freq, prediction_length=PREDICTION_LENGTH,
                                       target_dim=task.target_dim if joint else 1, seed=seed,
-                                      batch_size=64, num_batches_per_epoch=BATCHES_PER_EPOCH,
-                                      num_parallel_samples=NUM_SAMPLES,
+                                      num_batches_per_epoch=BATCHES_PER_EPOCH, num_parallel_samples=NUM_SAMPLES,
                                       trainer_kwargs=_trainer(workdir, max_epochs=epochs), **settings)
         started = time.perf_counter()
         predictor = estimator.train(series, cache_data=True)

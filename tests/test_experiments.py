@@ -244,6 +244,9 @@ def test_pandas_defaults_study_scores_each_sampler_on_one_trained_network(monkey
     assert again[0]["crps"] == rows[0]["crps"]
     joint = study.run_timegrad(task, 1, TINY_TIMEGRAD, 0, "joint")
     assert joint[0]["layout"] == "joint" and joint[0]["crps"] != rows[0]["crps"]
+    assert rows[0]["batch_size"] == study.BATCH_SIZE
+    smaller = study.run_timegrad(task, 1, {**TINY_TIMEGRAD, "batch_size": 8}, 0, "panel", samplings[:1])  # --set
+    assert smaller[0]["batch_size"] == 8 and smaller[0]["crps"] != rows[0]["crps"]
 
     calls = []
 

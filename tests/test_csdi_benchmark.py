@@ -83,6 +83,33 @@ def test_physionet_valid_split_scores_validation_stays_with_the_residual_recipe(
     assert result["interpolation_crps"] == pytest.approx(err.sum() / np.abs(valid.values[:2][m]).sum(), rel=1e-6)
 
 
+@needs_physionet
+def test_train_cache_trains_once_for_the_three_physionet_ratios_and_loading_scores_as_training_does(tmp_path):
+    from experiments.common import ConfigError
+    from experiments.models.csdi import run
+
+    config = {**TINY, "speed_loop_samples": 0, "ddim_steps": [], "num_batches": 3, "ema_decay": 0.9,
+              "prediction": "x0", "baseline": "interpolation", "sampler": "ddim", "sampling_steps": 2}
+    first = run("physionet_10", {**config, "train_cache": str(tmp_path)}, seed=0)
+    assert first["train_cache"]["loaded"] is False and len(list(tmp_path.glob("*.npz"))) == 1
+    # another ratio and other evaluation entries: the same training data and recipe, so the stored network is used
+    cached = run("physionet_90", {**config, "train_cache": str(tmp_path), "num_samples": 4}, seed=0)
+    assert cached["train_cache"] == {**first["train_cache"], "loaded": True}
+    assert cached["train_cpu_seconds"] == first["train_cpu_seconds"] and cached["history"] == first["history"]
+    fresh = run("physionet_90", {**config, "num_samples": 4}, seed=0)
+    assert "train_cache" not in fresh
+    for key in ("mae", "crps", "rmse", "max_abs_sample"):
+        assert cached[key] == fresh[key], key
+    # a training entry or the seed changes the key: those train anew
+    assert run("physionet_90", {**config, "train_cache": str(tmp_path), "lr": 2e-3}, seed=0)["train_cache"][
+        "loaded"] is False
+    assert run("physionet_90", {**config, "train_cache": str(tmp_path)}, seed=1)["train_cache"]["loaded"] is False
+    assert len(list(tmp_path.glob("*.npz"))) == 3
+    with pytest.raises(ConfigError, match="curve"):
+        run("physionet_10", {**config, "train_cache": str(tmp_path), "curve": {"max_test": 1, "num_samples": 2}},
+            seed=0)
+
+
 def test_sample_health_counts_runaway_samples():
     from experiments.models.csdi import sample_health
 

@@ -148,6 +148,19 @@ def test_ema_update_matches_its_formula():
     assert ema_decay_at(1, 0.999) == pytest.approx(2 / 11) and ema_decay_at(10_000, 0.999) == 0.999
 
 
+def test_ema_update_copies_buffers_so_fixed_tables_stay_bit_exact():
+    from tsdiff.nn import DiffusionStepEmbedding
+
+    average, model = DiffusionStepEmbedding(50, 16), DiffusionStepEmbedding(50, 16)
+    table = model.table.clone()
+    for step in range(1, 30):
+        ema_update(average, model, ema_decay_at(step, 0.999))
+    assert torch.equal(average.table, table)  # averaging would drift by rounding
+    model.table.add_(1.0)
+    ema_update(average, model, 0.9)
+    assert torch.equal(average.table, model.table)
+
+
 def test_lightning_module_keeps_ema_of_trained_weights_and_samples_with_it():
     module = TimeGradLightningModule(
         model_kwargs=dict(freq=FREQ, context_length=CONTEXT, prediction_length=P, target_dim=D, num_time_features=2,

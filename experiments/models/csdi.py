@@ -9,11 +9,18 @@ imputation benchmarks score the validation stays (PhysioNet) or windows of the v
 (``"last"``, the default, or ``"best"``: the epoch of the lowest training loss, the rule the `quick`/`paper` presets
 were measured under; ``tsdiff.models.base.estimator.WEIGHTS``); imputation always keeps the last weights.
 
+Imputation takes ``train_cache`` (a directory): the trained imputer is stored there under a key made of the training
+data, every entry that shapes training (all but :data:`EVALUATION_KEYS`), the seed and the device, and a later run
+with the same key loads it instead of training. PhysioNet's three ratios share their training data (the ratio only
+sets the test masks), so one seed trains once for all three; the result reports the training run's seconds and
+``train_cache: {"file", "loaded"}``.
+
     PYTHONPATH=. python -m experiments.run --model csdi --dataset exchange_rate_nips --preset quick --threads 1
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import tempfile
 import time
@@ -41,8 +48,12 @@ CONFIG_KEYS = NETWORK_KEYS + SAMPLING_KEYS + (
     "window", "curve", "num_batches", "stays", "eval_stride",
     # forecasting
     "context_length", "prediction_length", "num_batches_per_epoch", "prediction_batch_size", "save_predictor",
-    "num_sample_features", "also_samplers", "weights",
+    "num_sample_features", "also_samplers", "weights", "train_cache",
 )
+
+#: entries that only shape sampling and scoring: runs that differ only in these train the same network
+EVALUATION_KEYS = SAMPLING_KEYS + ("num_samples", "max_test", "impute_batch_size", "speed_loop_samples", "ddim_steps",
+                                   "split", "eval_stride", "progress", "train_cache")
 
 
 def _network(config: dict) -> dict:
@@ -131,13 +142,8 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     splits = load_imputation(dataset, config)
     train, test = splits["train"], evaluation_split(splits, dataset, config)
     te = slice(0, config.get("max_test"))
-    imputer = build_imputer(train, config, device)
     curve = []  # with config["curve"]: the scores of a small test subset after every epoch
-    callback = _curve_callback(config["curve"], test, seed, curve) if config.get("curve") else None
-    t0, c0 = time.perf_counter(), time.process_time()
-    fit_imputer(imputer, train, config, seed, callback)
-    train_seconds = time.perf_counter() - t0 - sum(c["eval_seconds"] for c in curve)
-    train_cpu_seconds = time.process_time() - c0  # this process's CPU time: comparable across machine loads
+    imputer, trained, cache = _train_imputer(train, test, config, seed, device, curve)
     tr = slice(0, config.get("max_train"))
 
     values, given = test.values[te], test.given_mask[te]
@@ -158,7 +164,7 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
 
     samples, sample_seconds = sample(main)
     result = {**imputation_metrics(samples * scale + shift, target * scale + shift, eval_mask),
-              "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds,
+              "train_seconds": trained["train_seconds"], "train_cpu_seconds": trained["train_cpu_seconds"],
               "sample_seconds": sample_seconds, "num_samples": S,
               "sampler": main.sampler, "sampling_steps": main.sampling_steps, "sampling": main.to_dict(),
               "train_size": int(train.values[tr].shape[0]), "test_size": int(values.shape[0]),
@@ -171,6 +177,8 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
     result["history"] = [{k: h.get(k) for k in ("epoch", "batches", "loss", "seconds")} for h in imputer.history]
     if curve:
         result["curve"] = curve
+    if cache is not None:
+        result["train_cache"] = cache
     k = config.get("speed_loop_samples", 3)
     result["speed"] = {}
     if k:
@@ -181,6 +189,54 @@ def _run_imputation(dataset: str, config: dict, seed: int, device: str) -> dict:
                                speedup_cpu=loop_cpu * values.shape[0] * S / cpu_seconds[0])
     result["speed"].update(_ddim_variants(sample, target, eval_mask, scale, shift, config, cpu_seconds))
     return result
+
+
+def _train_imputer(train, test, config: dict, seed: int, device: str, curve: list):
+    """Build and fit the imputer, or load it from ``config["train_cache"]`` when that holds one trained from the
+    same data, training entries, seed and device.
+
+    Returns (imputer, {"train_seconds", "train_cpu_seconds"} of the run that trained it, cache info or None).
+    """
+    from experiments.common import ConfigError
+    from tsdiff.models.csdi import CSDIImputer
+
+    if config.get("train_cache") and config.get("curve"):
+        raise ConfigError("csdi: train_cache cannot be combined with curve (the curve is scored during training)")
+    stem = Path(config["train_cache"]) / f"csdi-{_training_key(train, config, seed, device)}" \
+        if config.get("train_cache") else None
+    if stem is not None and stem.with_suffix(".json").exists():
+        imputer = CSDIImputer.load(stem.with_suffix(".npz"), device=device)
+        trained = json.loads(stem.with_suffix(".json").read_text())
+        imputer.history = trained.pop("history")
+        return imputer, trained, {"file": str(stem.with_suffix(".npz")), "loaded": True}
+    imputer = build_imputer(train, config, device)
+    callback = _curve_callback(config["curve"], test, seed, curve) if config.get("curve") else None
+    t0, c0 = time.perf_counter(), time.process_time()
+    fit_imputer(imputer, train, config, seed, callback)
+    trained = {"train_seconds": time.perf_counter() - t0 - sum(c["eval_seconds"] for c in curve),
+               # this process's CPU time: comparable across machine loads
+               "train_cpu_seconds": time.process_time() - c0}
+    if stem is None:
+        return imputer, trained, None
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    imputer.save(stem.with_suffix(".npz"))
+    # the JSON is written last: a run stopped between the two files leaves no entry that looks complete
+    stem.with_suffix(".json").write_text(json.dumps({**trained, "seed": seed, "history": imputer.history},
+                                                    default=float))
+    return imputer, trained, {"file": str(stem.with_suffix(".npz")), "loaded": False}
+
+
+def _training_key(train, config: dict, seed: int, device: str) -> str:
+    """A digest of everything that decides the trained weights: the training windows and masks used, the config
+    entries outside :data:`EVALUATION_KEYS`, the seed, the device and the torch version."""
+    n = config.get("max_train")
+    digest = hashlib.sha256()
+    for array in (train.values[:n], train.observed_mask[:n]):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    recipe = {k: v for k, v in config.items() if k not in EVALUATION_KEYS}
+    digest.update(json.dumps({"recipe": recipe, "seed": seed, "device": str(device), "torch": torch.__version__},
+                             sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
 
 
 def sample_health(samples: torch.Tensor, target: torch.Tensor, eval_mask: torch.Tensor) -> dict:

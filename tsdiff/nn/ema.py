@@ -16,12 +16,14 @@ def ema_decay_at(step: int, decay: float) -> float:
 
 @torch.no_grad()
 def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """θ_avg ← decay · θ_avg + (1 − decay) · θ for every parameter and floating-point buffer of two modules of the
-    same architecture; other buffers are copied."""
+    """θ_avg ← decay · θ_avg + (1 − decay) · θ for every parameter of two modules of the same architecture; buffers
+    are copied.
+
+    Buffers are copied, not averaged: the diffusion models' buffers are fixed tables (step embeddings, schedules),
+    and averaging a constant with itself drifts by rounding, so the averaged network would no longer equal the one
+    its saved weights rebuild.
+    """
     for avg, new in zip(average.parameters(), model.parameters()):
         avg.mul_(decay).add_(new.detach(), alpha=1.0 - decay)
     for avg, new in zip(average.buffers(), model.buffers()):
-        if avg.dtype.is_floating_point:
-            avg.mul_(decay).add_(new.detach(), alpha=1.0 - decay)
-        else:
-            avg.copy_(new)
+        avg.copy_(new)
